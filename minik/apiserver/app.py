@@ -1,0 +1,393 @@
+"""HTTP surface: Kubernetes REST paths on FastAPI, mapped onto the registries."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import yaml
+from fastapi import FastAPI, Request
+from fastapi.responses import PlainTextResponse, Response, StreamingResponse
+
+from minik.api import errors
+from minik.api.labels import SelectorError, from_label_selector
+from minik.api.resources import Resource
+from minik.apiserver import discovery
+from minik.apiserver.registry import DeleteOptions, Registry, now_rfc3339
+from minik.apiserver.server import APIServer, Config
+from minik.apiserver.storage import Obj
+
+log = logging.getLogger(__name__)
+
+VERBS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+PATCH_TYPES = {
+    "application/merge-patch+json": "merge",
+    "application/strategic-merge-patch+json": "strategic",
+    "application/json-patch+json": "json",
+    "application/apply-patch+yaml": "apply",
+}
+PUBLIC_PATHS = ("/healthz", "/livez", "/readyz", "/version")
+
+
+def json_response(obj: Any, code: int = 200) -> Response:
+    return Response(content=json.dumps(obj, separators=(",", ":")).encode(), status_code=code,
+                    media_type="application/json")
+
+
+def status_response(err: errors.StatusError) -> Response:
+    return json_response(err.status(), err.code)
+
+
+def success_status(details: dict[str, Any] | None = None, code: int = 200) -> dict[str, Any]:
+    body: dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                            "code": code}
+    if details:
+        body["details"] = details
+    return body
+
+
+def _truthy(v: str | None) -> bool:
+    return v is not None and v.lower() in ("1", "true", "yes")
+
+
+def create_app(cfg: Config) -> FastAPI:
+    server = APIServer(cfg)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await server.start()
+        yield
+        await server.stop()
+
+    app = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.server = server
+
+    @app.exception_handler(errors.StatusError)
+    async def _status_error(_: Request, exc: errors.StatusError) -> Response:
+        return status_response(exc)
+
+    @app.exception_handler(Exception)
+    async def _internal(_: Request, exc: Exception) -> Response:
+        log.exception("internal error")
+        return status_response(errors.InternalError(f"Internal error occurred: {exc}"))
+
+    def authenticate(request: Request) -> None:
+        if request.url.path in PUBLIC_PATHS:
+            return
+        if server.auth.authenticate(request.headers.get("authorization")) is None:
+            raise errors.UnauthorizedError("Unauthorized")
+
+    # --- health and discovery ------------------------------------------------------------
+
+    @app.get("/healthz")
+    @app.get("/livez")
+    async def healthz() -> Response:
+        return PlainTextResponse("ok")
+
+    @app.get("/readyz")
+    async def readyz() -> Response:
+        if server.ready and await server.storage.ping():
+            return PlainTextResponse("ok")
+        return PlainTextResponse("[-]etcd failed: not ready\nreadyz check failed", status_code=500)
+
+    @app.get("/version")
+    async def version() -> Response:
+        return json_response(discovery.version_info())
+
+    @app.get("/api")
+    async def api(request: Request) -> Response:
+        authenticate(request)
+        return json_response(discovery.api_versions(f"{cfg.advertise_address}:{cfg.secure_port}"))
+
+    @app.get("/apis")
+    async def apis(request: Request) -> Response:
+        authenticate(request)
+        return json_response(discovery.api_group_list())
+
+    @app.get("/api/v1")
+    async def core_resources(request: Request) -> Response:
+        authenticate(request)
+        return json_response(discovery.resource_list("v1"))
+
+    @app.get("/apis/{group}")
+    async def group(request: Request, group: str) -> Response:
+        authenticate(request)
+        doc = discovery.api_group(group)
+        if doc is None:
+            raise errors.NotFoundError("the server could not find the requested resource")
+        return json_response(doc)
+
+    @app.get("/apis/{group}/{version}")
+    async def group_resources(request: Request, group: str, version: str) -> Response:
+        authenticate(request)
+        doc = discovery.resource_list(f"{group}/{version}")
+        if doc is None:
+            raise errors.NotFoundError("the server could not find the requested resource")
+        return json_response(doc)
+
+    # --- resources -----------------------------------------------------------------------
+
+    @app.api_route("/api/{version}/{rest:path}", methods=VERBS)
+    async def core(request: Request, version: str, rest: str) -> Response:
+        authenticate(request)
+        return await dispatch(request, version, rest)
+
+    @app.api_route("/apis/{group}/{version}/{rest:path}", methods=VERBS)
+    async def grouped(request: Request, group: str, version: str, rest: str) -> Response:
+        authenticate(request)
+        return await dispatch(request, f"{group}/{version}", rest)
+
+    async def dispatch(request: Request, api_version: str, rest: str) -> Response:
+        segs = [s for s in rest.split("/") if s]
+        namespace: str | None = None
+        if len(segs) >= 3 and segs[0] == "namespaces":
+            reg = server.registry(api_version, segs[2])
+            if reg is not None and reg.resource.namespaced:
+                namespace, segs = segs[1], segs[2:]
+        if not segs:
+            raise errors.NotFoundError("the server could not find the requested resource")
+        reg = server.registry(api_version, segs[0])
+        if reg is None:
+            raise errors.NotFoundError("the server could not find the requested resource")
+        name = segs[1] if len(segs) > 1 else None
+        sub = segs[2] if len(segs) > 2 else None
+        if len(segs) > 3 or (sub is not None and sub not in reg.resource.subresources):
+            raise errors.NotFoundError("the server could not find the requested resource")
+        if namespace is None and reg.resource.namespaced and name is not None:
+            raise errors.NotFoundError("the server could not find the requested resource")
+        method = request.method
+        params = dict(request.query_params)
+        if name is None:
+            return await collection(request, reg, namespace, method, params)
+        if sub is None:
+            return await item(request, reg, namespace, name, method, params)
+        return await subresource(request, reg, namespace, name, sub, method, params)
+
+    async def read_body(request: Request, allow_empty: bool = False) -> Any:
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > cfg.max_request_bytes:
+            raise errors.RequestEntityTooLargeError("Request entity too large: limit is "
+                                                    f"{cfg.max_request_bytes}")
+        raw = await request.body()
+        if len(raw) > cfg.max_request_bytes:
+            raise errors.RequestEntityTooLargeError(f"Request entity too large: limit is {cfg.max_request_bytes}")
+        if not raw.strip():
+            if allow_empty:
+                return None
+            raise errors.BadRequestError("the body of the request was empty")
+        ctype = request.headers.get("content-type", "application/json").split(";")[0].strip()
+        try:
+            if "yaml" in ctype:
+                return yaml.safe_load(raw)
+            return json.loads(raw)
+        except (ValueError, yaml.YAMLError) as exc:
+            raise errors.BadRequestError(f"couldn't get version/kind; json parse error: {exc}") from None
+
+    def wants_table(request: Request) -> bool:
+        return "as=Table" in request.headers.get("accept", "")
+
+    def to_table(reg: Registry, items: list[Obj], params: dict[str, str], list_meta: Obj | None = None) -> Obj:
+        from minik.apiserver.printers import to_table as render
+
+        table = render(reg.resource, items, include_object=params.get("includeObject", "Metadata"))
+        if list_meta:
+            table["metadata"] = {**table.get("metadata", {}), **list_meta}
+        return table
+
+    async def collection(request: Request, reg: Registry, namespace: str | None, method: str,
+                         params: dict[str, str]) -> Response:
+        if method == "GET":
+            if _truthy(params.get("watch")):
+                return await watch(request, reg, namespace, params)
+            limit = params.get("limit", "0")
+            out = await reg.list(namespace, label_selector=params.get("labelSelector"),
+                                 field_selector=params.get("fieldSelector"),
+                                 limit=int(limit) if limit.isdigit() else 0,
+                                 continue_=params.get("continue") or None,
+                                 resource_version=params.get("resourceVersion"))
+            if wants_table(request):
+                return json_response(to_table(reg, out["items"], params, out["metadata"]))
+            return json_response(out)
+        if method == "POST":
+            body = await read_body(request)
+            created = await reg.create(namespace, body, dry_run=params.get("dryRun") == "All")
+            return json_response(created, 201)
+        if method == "DELETE":
+            body = await read_body(request, allow_empty=True)
+            out = await reg.delete_collection(namespace, DeleteOptions.parse(body, params),
+                                              label_selector=params.get("labelSelector"),
+                                              field_selector=params.get("fieldSelector"))
+            return json_response(out)
+        raise errors.MethodNotAllowedError(f"the server does not allow this method on the requested resource")
+
+    async def item(request: Request, reg: Registry, namespace: str | None, name: str, method: str,
+                   params: dict[str, str]) -> Response:
+        dry_run = params.get("dryRun") == "All"
+        if method == "GET":
+            obj = await reg.get(namespace, name)
+            if wants_table(request):
+                return json_response(to_table(reg, [obj], params, {"resourceVersion":
+                                                                   obj["metadata"].get("resourceVersion")}))
+            return json_response(obj)
+        if method == "PUT":
+            return json_response(await reg.update(namespace, name, await read_body(request), dry_run=dry_run))
+        if method == "PATCH":
+            return json_response(await reg.update(namespace, name, patch=await read_patch(request),
+                                                  dry_run=dry_run))
+        if method == "DELETE":
+            body = await read_body(request, allow_empty=True)
+            obj = await reg.delete(namespace, name, DeleteOptions.parse(body, params), dry_run=dry_run)
+            return json_response(obj)
+        raise errors.MethodNotAllowedError("the server does not allow this method on the requested resource")
+
+    async def read_patch(request: Request) -> tuple[str, Any]:
+        ctype = request.headers.get("content-type", "").split(";")[0].strip()
+        kind = PATCH_TYPES.get(ctype)
+        if kind is None or kind == "apply":
+            raise errors.UnsupportedMediaTypeError(
+                f"the body of the request was in an unknown format - accepted media types include: "
+                f"{', '.join(k for k, v in PATCH_TYPES.items() if v != 'apply')}")
+        return kind, await read_body(request)
+
+    async def subresource(request: Request, reg: Registry, namespace: str | None, name: str, sub: str,
+                          method: str, params: dict[str, str]) -> Response:
+        if sub == "status":
+            if method == "GET":
+                return json_response(await reg.get(namespace, name))
+            if method == "PUT":
+                return json_response(await reg.update(namespace, name, await read_body(request),
+                                                      subresource="status"))
+            if method == "PATCH":
+                return json_response(await reg.update(namespace, name, patch=await read_patch(request),
+                                                      subresource="status"))
+        elif sub == "finalize" and method == "PUT":
+            return json_response(await reg.update(namespace, name, await read_body(request), subresource="finalize"))
+        elif sub == "scale":
+            return await scale(request, reg, namespace, name, method)
+        elif sub == "binding" and method == "POST":
+            await bind(reg, namespace, name, await read_body(request))
+            return json_response(success_status(code=201), 201)
+        elif sub in ("log", "exec"):
+            raise errors.ServiceUnavailableError(
+                f'pods "{name}" {sub} is not available: no kubelet serves this node yet')
+        raise errors.MethodNotAllowedError("the server does not allow this method on the requested resource")
+
+    def scale_of(r: Resource, obj: Obj) -> Obj:
+        meta = obj["metadata"]
+        selector = ""
+        try:
+            selector = str(from_label_selector((obj.get("spec") or {}).get("selector")))
+        except SelectorError:
+            pass
+        return {"kind": "Scale", "apiVersion": "autoscaling/v1",
+                "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion",
+                                                  "creationTimestamp") if k in meta},
+                "spec": {"replicas": (obj.get("spec") or {}).get("replicas", 0)},
+                "status": {"replicas": (obj.get("status") or {}).get("replicas", 0), "selector": selector}}
+
+    async def scale(request: Request, reg: Registry, namespace: str | None, name: str, method: str) -> Response:
+        from minik.apiserver.patch import apply_json_patch, apply_merge_patch, apply_strategic_merge_patch
+
+        if method == "GET":
+            return json_response(scale_of(reg.resource, await reg.get(namespace, name)))
+        if method not in ("PUT", "PATCH"):
+            raise errors.MethodNotAllowedError("the server does not allow this method on the requested resource")
+        if method == "PUT":
+            body = await read_body(request)
+            patch: tuple[str, Any] | None = None
+        else:
+            patch = await read_patch(request)
+            body = None
+
+        def apply(obj: Obj) -> Obj | None:
+            current = scale_of(reg.resource, obj)
+            if body is not None:
+                desired = body
+                want_rv = ((body.get("metadata") or {}) if isinstance(body, dict) else {}).get("resourceVersion")
+                if want_rv and want_rv != obj["metadata"].get("resourceVersion"):
+                    raise errors.conflict(reg.resource.plural, name, reg.resource.group)
+            else:
+                assert patch is not None
+                kind, doc = patch
+                desired = (apply_json_patch(current, doc) if kind == "json" else
+                           apply_strategic_merge_patch(current, doc, "Scale") if kind == "strategic"
+                           else apply_merge_patch(current, doc))
+            replicas = (desired.get("spec") or {}).get("replicas") if isinstance(desired, dict) else None
+            if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
+                raise errors.invalid_object("Scale", name, [errors.invalid("spec.replicas", replicas,
+                                                                           "must be greater than or equal to 0")],
+                                            "autoscaling")
+            obj.setdefault("spec", {})["replicas"] = replicas
+            return obj
+
+        updated = await reg.update(namespace, name, mutate=apply)
+        return json_response(scale_of(reg.resource, updated))
+
+    async def bind(reg: Registry, namespace: str | None, name: str, body: Any) -> None:
+        target = (body or {}).get("target") or {} if isinstance(body, dict) else {}
+        node = target.get("name")
+        if not node:
+            raise errors.invalid_object("Binding", name, [errors.required("target.name")])
+
+        def assign(pod: Obj) -> Obj:
+            meta, spec = pod["metadata"], pod.setdefault("spec", {})
+            if meta.get("deletionTimestamp"):
+                raise errors.ConflictError(f'Operation cannot be fulfilled on pods/binding "{name}": pod {name} '
+                                           "is being deleted, cannot be assigned to a host")
+            if spec.get("nodeName"):
+                raise errors.ConflictError(f'Operation cannot be fulfilled on pods/binding "{name}": pod {name} '
+                                           f"is already assigned to node \"{spec['nodeName']}\"")
+            spec["nodeName"] = node
+            status = pod.setdefault("status", {})
+            conds = [c for c in status.get("conditions") or [] if c.get("type") != "PodScheduled"]
+            conds.append({"type": "PodScheduled", "status": "True", "lastProbeTime": None,
+                          "lastTransitionTime": now_rfc3339()})
+            status["conditions"] = conds
+            return pod
+
+        # binding writes spec.nodeName and the PodScheduled condition: both halves, one write
+        await reg.update(namespace, name, mutate=assign, subresource="binding")
+
+    async def watch(request: Request, reg: Registry, namespace: str | None, params: dict[str, str]) -> Response:
+        table = wants_table(request)
+        timeout_text = params.get("timeoutSeconds", "")
+        timeout = float(timeout_text) if timeout_text.isdigit() else random.uniform(1800, 3600)
+        try:
+            w = await reg.watch(namespace, label_selector=params.get("labelSelector"),
+                                field_selector=params.get("fieldSelector"),
+                                resource_version=params.get("resourceVersion"),
+                                bookmarks=_truthy(params.get("allowWatchBookmarks")))
+        except errors.GoneError as exc:
+            # like kube-apiserver: 200 and an ERROR event, so clients relist
+            line = json.dumps({"type": "ERROR", "object": exc.status()}).encode() + b"\n"
+            return Response(content=line, media_type="application/json")
+
+        async def stream() -> AsyncIterator[bytes]:
+            deadline = time.monotonic() + timeout
+            try:
+                while True:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    try:
+                        ev = await asyncio.wait_for(w.queue.get(), remaining)
+                    except TimeoutError:
+                        break
+                    if ev is None:
+                        break
+                    obj = ev.object
+                    if table and ev.type != "BOOKMARK":
+                        obj = to_table(reg, [obj], params)
+                    yield json.dumps({"type": ev.type, "object": obj}, separators=(",", ":")).encode() + b"\n"
+            finally:
+                reg.cache.unregister(w)
+
+        return StreamingResponse(stream(), media_type="application/json")
+
+    return app

@@ -1,0 +1,261 @@
+"""etcd storage: objects as JSON under /registry keys; resourceVersion is the etcd revision.
+
+Built on aetcd's connection and gRPC stubs, with hand-made requests where aetcd lacks a knob
+(range limit/revision, compare-and-swap transactions with several keys).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+import aetcd
+from aetcd import rpc
+from aetcd.utils import prefix_range_end
+
+from minik.api import errors
+
+log = logging.getLogger(__name__)
+
+Obj = dict[str, Any]
+
+
+@dataclass
+class StoredObject:
+    obj: Obj
+    revision: int  # mod revision = resourceVersion
+
+
+@dataclass
+class ListResult:
+    items: list[StoredObject]
+    revision: int  # revision the list was read at
+    more: bool
+    remaining: int
+
+
+@dataclass
+class StorageEvent:
+    type: str  # ADDED | MODIFIED | DELETED
+    key: str
+    obj: Obj
+    prev: Obj | None
+    revision: int
+
+
+class CompactedError(Exception):
+    """The requested revision was compacted away: the caller must relist."""
+
+
+def encode(obj: Obj) -> bytes:
+    # resourceVersion is derived from the revision on read; never persist it.
+    meta = obj.get("metadata") or {}
+    if "resourceVersion" in meta:
+        obj = {**obj, "metadata": {k: v for k, v in meta.items() if k != "resourceVersion"}}
+    return json.dumps(obj, separators=(",", ":")).encode()
+
+
+def decode(value: bytes, revision: int) -> Obj:
+    obj: Obj = json.loads(value)
+    obj.setdefault("metadata", {})["resourceVersion"] = str(revision)
+    return obj
+
+
+def _cmp(key: bytes, target: str, value: int) -> Any:
+    c = rpc.Compare()
+    c.key = key
+    c.result = rpc.Compare.EQUAL
+    if target == "create":
+        c.target = rpc.Compare.CREATE
+        c.create_revision = value
+    else:
+        c.target = rpc.Compare.MOD
+        c.mod_revision = value
+    return c
+
+
+def _put(key: bytes, value: bytes, lease: int = 0) -> Any:
+    return rpc.RequestOp(request_put=rpc.PutRequest(key=key, value=value, lease=lease))
+
+
+def _delete(key: bytes) -> Any:
+    return rpc.RequestOp(request_delete_range=rpc.DeleteRangeRequest(key=key))
+
+
+def _get(key: bytes) -> Any:
+    return rpc.RequestOp(request_range=rpc.RangeRequest(key=key))
+
+
+class Storage:
+    """Thin async etcd v3 store with the operations the registry needs."""
+
+    def __init__(self, endpoint: str, prefix: str = "") -> None:
+        url = urlparse(endpoint if "://" in endpoint else f"http://{endpoint}")
+        self._client = aetcd.Client(host=url.hostname or "127.0.0.1", port=url.port or 2379, timeout=10)
+        self.prefix = prefix.rstrip("/")
+
+    async def connect(self) -> None:
+        await self._client.connect()
+
+    async def close(self) -> None:
+        await self._client.close()
+
+    def _k(self, key: str) -> bytes:
+        return (self.prefix + key).encode()
+
+    @property
+    def _kv(self) -> Any:
+        return self._client.kvstub
+
+    async def _range(self, req: Any) -> Any:
+        await self._client.connect()
+        return await self._kv.Range(req, timeout=10)
+
+    async def _txn(self, compare: list[Any], success: list[Any], failure: list[Any] | None = None) -> Any:
+        await self._client.connect()
+        return await self._kv.Txn(rpc.TxnRequest(compare=compare, success=success, failure=failure or []),
+                                  timeout=10)
+
+    async def revision(self) -> int:
+        resp = await self._range(rpc.RangeRequest(key=self._k("/"), count_only=True, limit=1))
+        return int(resp.header.revision)
+
+    async def ping(self) -> bool:
+        try:
+            await asyncio.wait_for(self.revision(), 2)
+            return True
+        except Exception:
+            return False
+
+    async def get(self, key: str) -> StoredObject | None:
+        resp = await self._range(rpc.RangeRequest(key=self._k(key)))
+        if not resp.kvs:
+            return None
+        kv = resp.kvs[0]
+        return StoredObject(decode(kv.value, kv.mod_revision), kv.mod_revision)
+
+    async def list(self, prefix: str, *, limit: int = 0, start_key: str | None = None,
+                   revision: int = 0) -> ListResult:
+        """Range over a prefix, optionally paged (start_key is inclusive) at a fixed revision."""
+        pkey = self._k(prefix)
+        req = rpc.RangeRequest(key=self._k(start_key) if start_key else pkey,
+                               range_end=prefix_range_end(pkey), limit=limit, revision=revision)
+        try:
+            resp = await self._range(req)
+        except Exception as exc:  # etcd answers OutOfRange for a compacted revision
+            if "compacted" in str(exc):
+                raise CompactedError(str(exc)) from exc
+            raise
+        items = [StoredObject(decode(kv.value, kv.mod_revision), kv.mod_revision) for kv in resp.kvs]
+        rev = revision or int(resp.header.revision)
+        remaining = max(int(resp.count) - len(items), 0)
+        return ListResult(items, rev, bool(resp.more), remaining)
+
+    async def keys(self, prefix: str) -> list[str]:
+        pkey = self._k(prefix)
+        resp = await self._range(rpc.RangeRequest(key=pkey, range_end=prefix_range_end(pkey), keys_only=True))
+        return [kv.key.decode()[len(self.prefix):] for kv in resp.kvs]
+
+    async def create(self, key: str, obj: Obj, *, claims: list[str] = (),  # type: ignore[assignment]
+                     ttl: int | None = None) -> tuple[Obj, int] | str:
+        """Create key (and claim keys) atomically; returns (obj, rev), or the key that already existed."""
+        keys = [key, *claims]
+        lease_id = 0
+        if ttl:
+            lease_id = (await self._client.lease(ttl)).id
+        value = encode(obj)
+        resp = await self._txn(
+            [_cmp(self._k(k), "create", 0) for k in keys],
+            [_put(self._k(key), value, lease_id), *[_put(self._k(c), key.encode()) for c in claims]],
+            [_get(self._k(k)) for k in keys],
+        )
+        if not resp.succeeded:
+            for k, r in zip(keys, resp.responses, strict=True):
+                if r.response_range.kvs:
+                    return k
+            return key
+        rev = int(resp.header.revision)
+        out = json.loads(value)
+        out.setdefault("metadata", {})["resourceVersion"] = str(rev)
+        return out, rev
+
+    async def update(self, key: str, obj: Obj, expected_revision: int, *,
+                     claims: list[str] = (), releases: list[str] = ()) -> tuple[Obj, int] | None:  # type: ignore[assignment]
+        """Compare-and-swap on the mod revision; None when someone else wrote first."""
+        compare = [_cmp(self._k(key), "mod", expected_revision)]
+        compare += [_cmp(self._k(c), "create", 0) for c in claims]
+        value = encode(obj)
+        ops = [_put(self._k(key), value)]
+        ops += [_put(self._k(c), key.encode()) for c in claims]
+        ops += [_delete(self._k(r)) for r in releases]
+        resp = await self._txn(compare, ops)
+        if not resp.succeeded:
+            return None
+        rev = int(resp.header.revision)
+        out = json.loads(value)
+        out.setdefault("metadata", {})["resourceVersion"] = str(rev)
+        return out, rev
+
+    async def delete(self, key: str, expected_revision: int, *, releases: list[str] = ()) -> int | None:  # type: ignore[assignment]
+        """Delete if unchanged since expected_revision; returns the deletion revision or None."""
+        resp = await self._txn([_cmp(self._k(key), "mod", expected_revision)],
+                               [_delete(self._k(key)), *[_delete(self._k(r)) for r in releases]])
+        if not resp.succeeded:
+            return None
+        return int(resp.header.revision)
+
+    async def guaranteed_update(self, key: str, fn: Callable[[Obj], Awaitable[Obj | None]],
+                                *, retries: int = 20) -> tuple[Obj, int] | None:
+        """Read-modify-write with retry on conflict; fn returns the new object or None to skip.
+
+        Returns None when the key does not exist.
+        """
+        for _ in range(retries):
+            cur = await self.get(key)
+            if cur is None:
+                return None
+            new = await fn(cur.obj)
+            if new is None:
+                return cur.obj, cur.revision
+            res = await self.update(key, new, cur.revision)
+            if res is not None:
+                return res
+        raise errors.ConflictError(f"too many conflicting updates to {key}")
+
+    async def watch(self, prefix: str, start_revision: int) -> AsyncIterator[StorageEvent]:
+        """Events after start_revision (exclusive) for keys under prefix."""
+        pkey = self._k(prefix)
+        await self._client.connect()
+        try:
+            w = await self._client.watch(pkey, range_end=prefix_range_end(pkey),
+                                         start_revision=start_revision + 1, prev_kv=True)
+        except aetcd.exceptions.RevisionCompactedError as exc:
+            raise CompactedError(str(exc)) from exc
+        try:
+            async for ev in w:
+                if isinstance(ev, Exception):
+                    raise ev
+                key = ev.kv.key.decode()[len(self.prefix):]
+                prev = decode(ev.prev_kv.value, ev.prev_kv.mod_revision) if ev.prev_kv else None
+                rev = int(ev.kv.mod_revision)
+                if ev.kind == "DELETE":
+                    if prev is None:
+                        continue
+                    obj = dict(prev)
+                    obj["metadata"] = {**prev.get("metadata", {}), "resourceVersion": str(rev)}
+                    yield StorageEvent("DELETED", key, obj, prev, rev)
+                else:
+                    obj = decode(ev.kv.value, rev)
+                    yield StorageEvent("ADDED" if ev.kv.version == 1 else "MODIFIED", key, obj, prev, rev)
+        except aetcd.exceptions.RevisionCompactedError as exc:
+            raise CompactedError(str(exc)) from exc
+        finally:
+            try:
+                await w.cancel()
+            except Exception:  # the stream may already be gone
+                pass

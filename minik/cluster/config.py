@@ -1,0 +1,69 @@
+"""What a local cluster is made of on disk, and the knobs `minik up` takes.
+
+Every command (up, down, status, logs) and every component finds its files from the state
+directory alone, so a cluster is fully described by `--state-dir`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from minik.cluster.etcd import DEFAULT_CLIENT_PORT, DEFAULT_PEER_PORT
+from minik.cluster.pki import DEFAULT_SERVICE_CIDR, PkiPaths
+
+DEFAULT_STATE_DIR = "/var/lib/minik"
+DEFAULT_PORT = 6443
+DEFAULT_NODE_PORT_RANGE = "30000-32767"
+CONTEXT_NAME = "minik"
+# Written by `minik up`; `minik down` deletes a state dir only when it finds this file in it.
+MARKER_FILE = "minik-state"
+
+
+def default_state_dir() -> Path:
+    """`$MINIK_STATE_DIR`, else /var/lib/minik."""
+    return Path(os.environ.get("MINIK_STATE_DIR") or DEFAULT_STATE_DIR)
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    """One local cluster: its state directory plus the ports and ranges it serves."""
+
+    state_dir: Path
+    port: int = DEFAULT_PORT
+    etcd_port: int = DEFAULT_CLIENT_PORT
+    etcd_peer_port: int = DEFAULT_PEER_PORT
+    nodes: int = 1
+    bind_address: str = "0.0.0.0"
+    service_cidr: str = DEFAULT_SERVICE_CIDR
+    node_port_range: str = DEFAULT_NODE_PORT_RANGE
+
+    def __post_init__(self) -> None:
+        # Absolute paths: they end up on component command lines, which the stray sweep matches.
+        object.__setattr__(self, "state_dir", Path(os.path.abspath(self.state_dir)))
+
+    @property
+    def marker(self) -> Path:
+        return self.state_dir / MARKER_FILE
+
+    @property
+    def pki(self) -> PkiPaths:
+        return PkiPaths(self.state_dir / "pki")
+
+    @property
+    def token_file(self) -> Path:
+        return self.state_dir / "tokens.csv"
+
+    @property
+    def admin_kubeconfig(self) -> Path:
+        return self.state_dir / "admin.kubeconfig"
+
+    @property
+    def etcd_endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.etcd_port}"
+
+    @property
+    def server(self) -> str:
+        """The URL clients on this host use (the certificate names 127.0.0.1)."""
+        return f"https://127.0.0.1:{self.port}"

@@ -1,0 +1,132 @@
+"""`minik down`: stop every component, forget the kubeconfig context, delete the state directory.
+
+Idempotent and tolerant of a half-dead cluster: each step works from whatever is left (a pid file
+without a process, a process without a pid file, a state dir without certificates).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from minik.client import kubeconfig
+from minik.cluster.components import COMPONENTS, component_names
+from minik.cluster.config import CONTEXT_NAME, MARKER_FILE, ClusterConfig, default_state_dir
+from minik.cluster.process import component_of, find_strays, terminate
+
+
+def stop_components(cfg: ClusterConfig, out: TextIO) -> int:
+    """Stop the components in reverse start order, then any stray; return how many were running."""
+    stopped = 0
+    for component in reversed(COMPONENTS):
+        pid = component.process(cfg).stop()
+        if pid is not None:
+            print(f"  stopped {component.name} (pid {pid})", file=out, flush=True)
+            stopped += 1
+    names = component_names()
+    for pid, argv in find_strays(cfg.state_dir, names):
+        if terminate(pid, argv):
+            print(f"  stopped stray {component_of(argv, names)} (pid {pid})", file=out, flush=True)
+            stopped += 1
+    return stopped
+
+
+def _ca_data(path: Path, name: str) -> str | None:
+    """The base64 CA of cluster `name` in a kubeconfig file, if any."""
+    try:
+        raw = kubeconfig.read_raw(path)
+    except kubeconfig.ConfigError:
+        return None
+    for entry in raw.get("clusters", []):
+        if isinstance(entry, dict) and entry.get("name") == name and isinstance(entry.get("cluster"), dict):
+            value = entry["cluster"].get("certificate-authority-data")
+            return str(value) if value else None
+    return None
+
+
+def remove_user_context(cfg: ClusterConfig, out: TextIO) -> None:
+    """Remove the `minik` context from the user's kubeconfig, unless it belongs to another cluster.
+
+    Two clusters can share a host (a test cluster next to a learner's); a context whose CA is not this
+    cluster's CA is left alone.
+    """
+    path = kubeconfig.default_path()
+    if not path.exists():
+        return
+    theirs = _ca_data(path, CONTEXT_NAME)
+    try:
+        ours: str | None = base64.b64encode(cfg.pki.ca_cert.read_bytes()).decode()
+    except OSError:
+        ours = None
+    if theirs is not None and ours is not None and theirs != ours:
+        print(f'  kept context "{CONTEXT_NAME}" in {path}: it belongs to another cluster', file=out)
+        return
+    try:
+        kubeconfig.remove_context(path, CONTEXT_NAME)
+    except kubeconfig.ConfigError as error:
+        print(f"  could not edit {path}: {error}", file=out)
+        return
+    print(f'  removed context "{CONTEXT_NAME}" from {path}', file=out, flush=True)
+
+
+def _mounts_under(directory: Path) -> list[str]:
+    """Mount points inside `directory`, deepest first, so deletion never reaches through a mount."""
+    prefix = str(directory) + "/"
+    points: list[str] = []
+    try:
+        lines = Path("/proc/self/mounts").read_text().splitlines()
+    except OSError:
+        return points
+    for line in lines:
+        fields = line.split()
+        if len(fields) > 1:
+            point = fields[1].replace("\\040", " ")
+            if point == str(directory) or point.startswith(prefix):
+                points.append(point)
+    return sorted(set(points), key=len, reverse=True)
+
+
+def remove_state_dir(cfg: ClusterConfig, out: TextIO) -> bool:
+    """Delete the state dir if it is one `minik up` made (it holds the marker file)."""
+    state = cfg.state_dir
+    if not state.exists():
+        return True
+    if not cfg.marker.exists() and any(state.iterdir()):
+        print(f"minik: {state} has no {MARKER_FILE} file: not a minik state dir, not deleting it", file=out)
+        return False
+    for point in _mounts_under(state):
+        subprocess.run(["umount", "-l", point], check=False, capture_output=True)
+    shutil.rmtree(state)
+    print(f"  removed {state}", file=out, flush=True)
+    return True
+
+
+def down(cfg: ClusterConfig, keep_state: bool, out: TextIO) -> int:
+    print(f"minik: deleting cluster in {cfg.state_dir}", file=out, flush=True)
+    stopped = stop_components(cfg, out)
+    if stopped == 0:
+        print("  no component was running", file=out)
+    remove_user_context(cfg, out)
+    if keep_state:
+        print(f"  kept {cfg.state_dir} (--keep-state)", file=out)
+        return 0
+    return 0 if remove_state_dir(cfg, out) else 1
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="minik down", description="Stop the local cluster and delete it.")
+    parser.add_argument("--state-dir", type=Path, default=default_state_dir(),
+                        help="cluster state directory (default: $MINIK_STATE_DIR or /var/lib/minik)")
+    parser.add_argument("--keep-state", action="store_true",
+                        help="keep certificates, etcd data and logs for the next `minik up`")
+    args = parser.parse_args(argv)
+    try:
+        return down(ClusterConfig(state_dir=args.state_dir), args.keep_state, sys.stdout)
+    except PermissionError as error:
+        print(f"minik: {error} (run as root or pick --state-dir)", file=sys.stderr)
+        return 1

@@ -1,0 +1,16 @@
+"""Raw HTTP access to the test apiserver: these tests pin the wire contract, not a client library."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+
+@pytest.fixture(scope="session")
+def http(apiserver: Any) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=apiserver.url, headers={"Authorization": f"Bearer {apiserver.token}"},
+                      verify=apiserver.ca_file, timeout=30) as c:
+        yield c

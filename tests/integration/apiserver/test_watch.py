@@ -1,0 +1,134 @@
+"""Watch: events in order, resume from a resourceVersion, 410 Gone outside the window, bookmarks."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+from tests.integration.apiserver.objects import pod
+
+
+class Stream:
+    """A watch read on a thread so the test can act while events arrive."""
+
+    def __init__(self, http: httpx.Client, url: str, params: dict[str, str]) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.cond = threading.Condition()
+        self.done = False
+        self._ctx = http.stream("GET", url, params={"watch": "true", **params}, timeout=None)
+        self._resp = self._ctx.__enter__()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        try:
+            for line in self._resp.iter_lines():
+                if line.strip():
+                    with self.cond:
+                        self.events.append(json.loads(line))
+                        self.cond.notify_all()
+        except Exception:
+            pass
+        finally:
+            with self.cond:
+                self.done = True
+                self.cond.notify_all()
+
+    def wait(self, count: int, timeout: float = 20) -> list[dict[str, Any]]:
+        with self.cond:
+            ok = self.cond.wait_for(lambda: len(self.events) >= count or self.done, timeout)
+            assert ok and len(self.events) >= count, f"got {self.events}"
+            return list(self.events)
+
+    def close(self) -> None:
+        self._resp.close()
+        self._ctx.__exit__(None, None, None)
+
+
+@contextmanager
+def watch(http: httpx.Client, url: str, **params: str) -> Iterator[Stream]:
+    s = Stream(http, url, params)
+    try:
+        yield s
+    finally:
+        s.close()
+
+
+def test_watch_sees_changes_in_order(http: httpx.Client, ns: str) -> None:
+    url = f"/api/v1/namespaces/{ns}/pods"
+    rv = http.get(url).json()["metadata"]["resourceVersion"]
+    with watch(http, url, resourceVersion=rv) as s:
+        http.post(url, json=pod("w"))
+        http.patch(f"{url}/w", json={"metadata": {"labels": {"a": "b"}}},
+                   headers={"Content-Type": "application/merge-patch+json"})
+        http.delete(f"{url}/w")
+        evs = s.wait(3)
+        assert [e["type"] for e in evs[:3]] == ["ADDED", "MODIFIED", "DELETED"]
+        rvs = [int(e["object"]["metadata"]["resourceVersion"]) for e in evs[:3]]
+        assert rvs == sorted(rvs) and rvs[0] > int(rv)
+
+
+def test_watch_resume_replays_missed_events(http: httpx.Client, ns: str) -> None:
+    url = f"/api/v1/namespaces/{ns}/pods"
+    first = http.post(url, json=pod("r1")).json()
+    http.post(url, json=pod("r2"))
+    http.post(url, json=pod("r3"))
+    with watch(http, url, resourceVersion=first["metadata"]["resourceVersion"]) as s:
+        evs = s.wait(2)
+        assert [(e["type"], e["object"]["metadata"]["name"]) for e in evs] == [("ADDED", "r2"), ("ADDED", "r3")]
+
+
+def test_watch_without_version_starts_with_current_state(http: httpx.Client, ns: str) -> None:
+    url = f"/api/v1/namespaces/{ns}/pods"
+    http.post(url, json=pod("existing"))
+    with watch(http, url) as s:
+        evs = s.wait(1)
+        assert evs[0]["type"] == "ADDED" and evs[0]["object"]["metadata"]["name"] == "existing"
+
+
+def test_filtered_watch_translates_entering_and_leaving(http: httpx.Client, ns: str) -> None:
+    url = f"/api/v1/namespaces/{ns}/pods"
+    rv = http.get(url).json()["metadata"]["resourceVersion"]
+    with watch(http, url, resourceVersion=rv, labelSelector="app=x") as s:
+        http.post(url, json=pod("f"))
+        merge = {"Content-Type": "application/merge-patch+json"}
+        http.patch(f"{url}/f", json={"metadata": {"labels": {"app": "x"}}}, headers=merge)
+        http.patch(f"{url}/f", json={"metadata": {"labels": {"app": "y"}}}, headers=merge)
+        evs = s.wait(2)
+        assert [e["type"] for e in evs[:2]] == ["ADDED", "DELETED"]
+
+
+def test_old_resource_version_is_gone(apiserver_factory: Any, ns: str) -> None:
+    small = apiserver_factory("--watch-cache-size", "5")
+    with httpx.Client(base_url=small.url, headers={"Authorization": f"Bearer {small.token}"},
+                      verify=small.ca_file, timeout=30) as h:
+        url = f"/api/v1/namespaces/{ns}/pods"
+        start = h.post(url, json=pod("g0")).json()["metadata"]["resourceVersion"]
+        for i in range(1, 12):
+            h.post(url, json=pod(f"g{i}"))
+        with h.stream("GET", url, params={"watch": "1", "resourceVersion": start}) as resp:
+            assert resp.status_code == 200
+            lines = [json.loads(x) for x in resp.iter_lines() if x.strip()]
+        assert lines[0]["type"] == "ERROR"
+        assert lines[0]["object"]["code"] == 410 and lines[0]["object"]["reason"] == "Expired"
+        # and a relist gives a fresh version to watch from
+        rv = h.get(url).json()["metadata"]["resourceVersion"]
+        with watch(h, url, resourceVersion=rv) as s:
+            h.delete(f"{url}/g0")
+            assert s.wait(1)[0]["type"] == "DELETED"
+
+
+def test_bookmarks(apiserver_factory: Any, ns: str) -> None:
+    srv = apiserver_factory("--bookmark-interval", "0.2")
+    with httpx.Client(base_url=srv.url, headers={"Authorization": f"Bearer {srv.token}"},
+                      verify=srv.ca_file, timeout=30) as h:
+        url = f"/api/v1/namespaces/{ns}/pods"
+        rv = h.get(url).json()["metadata"]["resourceVersion"]
+        with watch(h, url, resourceVersion=rv, allowWatchBookmarks="true") as s:
+            ev = s.wait(1)[0]
+            assert ev["type"] == "BOOKMARK"
+            assert int(ev["object"]["metadata"]["resourceVersion"]) >= int(rv)
