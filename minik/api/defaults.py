@@ -62,10 +62,36 @@ SYSTEM_PRIORITY_CLASSES = {"system-node-critical": 2000001000, "system-cluster-c
 
 # Every volume source Kubernetes knows; a volume naming none of them becomes an emptyDir.
 VOLUME_SOURCES = (
-    "emptyDir", "hostPath", "gitRepo", "gcePersistentDisk", "awsElasticBlockStore", "secret", "nfs",
-    "iscsi", "glusterfs", "flocker", "persistentVolumeClaim", "rbd", "cinder", "cephfs", "quobyte",
-    "downwardAPI", "fc", "flexVolume", "configMap", "azureFile", "vsphereVolume", "photonPersistentDisk",
-    "portworxVolume", "azureDisk", "storageos", "projected", "scaleIO", "csi", "ephemeral", "image",
+    "emptyDir",
+    "hostPath",
+    "gitRepo",
+    "gcePersistentDisk",
+    "awsElasticBlockStore",
+    "secret",
+    "nfs",
+    "iscsi",
+    "glusterfs",
+    "flocker",
+    "persistentVolumeClaim",
+    "rbd",
+    "cinder",
+    "cephfs",
+    "quobyte",
+    "downwardAPI",
+    "fc",
+    "flexVolume",
+    "configMap",
+    "azureFile",
+    "vsphereVolume",
+    "photonPersistentDisk",
+    "portworxVolume",
+    "azureDisk",
+    "storageos",
+    "projected",
+    "scaleIO",
+    "csi",
+    "ephemeral",
+    "image",
 )
 
 # distribution/reference grammar, enough to tell a tag from a registry port.
@@ -224,9 +250,9 @@ def _default_volume(volume: Volume) -> None:
         volume.empty_dir = EmptyDirVolumeSource()
     if volume.host_path is not None and volume.host_path.type is None:
         volume.host_path.type = ""
-    if volume.empty_dir is not None and volume.empty_dir.size_limit is not None:
-        if _quantity_value(volume.empty_dir.size_limit) is not None:
-            volume.empty_dir.size_limit = canonical(str(volume.empty_dir.size_limit))
+    size_limit = volume.empty_dir.size_limit if volume.empty_dir is not None else None
+    if volume.empty_dir is not None and size_limit is not None and _quantity_value(size_limit) is not None:
+        volume.empty_dir.size_limit = canonical(str(size_limit))
     for source in ("secret", "configMap", "downwardAPI", "projected"):
         if isinstance(extra.get(source), dict) and extra[source].get("defaultMode") is None:
             extra[source]["defaultMode"] = VOLUME_DEFAULT_MODE
@@ -301,11 +327,19 @@ def _add_default_tolerations(spec: PodSpec) -> None:
             tolerates_not_ready = True
         if no_execute and (not toleration.key or toleration.key == TAINT_NODE_UNREACHABLE):
             tolerates_unreachable = True
-    for key, tolerated in ((TAINT_NODE_NOT_READY, tolerates_not_ready),
-                           (TAINT_NODE_UNREACHABLE, tolerates_unreachable)):
+    for key, tolerated in (
+        (TAINT_NODE_NOT_READY, tolerates_not_ready),
+        (TAINT_NODE_UNREACHABLE, tolerates_unreachable),
+    ):
         if not tolerated:
-            tolerations.append(Toleration(key=key, operator="Exists", effect="NoExecute",
-                                          toleration_seconds=DEFAULT_TOLERATION_SECONDS))
+            tolerations.append(
+                Toleration(
+                    key=key,
+                    operator="Exists",
+                    effect="NoExecute",
+                    toleration_seconds=DEFAULT_TOLERATION_SECONDS,
+                )
+            )
     spec.tolerations = tolerations
 
 
@@ -330,9 +364,9 @@ def pod_qos_class(spec: PodSpec) -> str:
             guaranteed = False
     if not requests and not limits:
         return "BestEffort"
-    if guaranteed and all(name in limits and limits[name] == value for name, value in requests.items()):
-        if len(requests) == len(limits):
-            return "Guaranteed"
+    matching = all(name in limits and limits[name] == value for name, value in requests.items())
+    if guaranteed and matching and len(requests) == len(limits):
+        return "Guaranteed"
     return "Burstable"
 
 
@@ -401,7 +435,8 @@ def _default_service(svc: Service) -> None:
         config = extra.get("sessionAffinityConfig")
         client_ip = config.get("clientIP") if isinstance(config, dict) else None
         if not isinstance(client_ip, dict) or client_ip.get("timeoutSeconds") is None:
-            extra["sessionAffinityConfig"] = {"clientIP": {"timeoutSeconds": DEFAULT_CLIENT_IP_AFFINITY_SECONDS}}
+            timeout = DEFAULT_CLIENT_IP_AFFINITY_SECONDS
+            extra["sessionAffinityConfig"] = {"clientIP": {"timeoutSeconds": timeout}}
     if not spec.type:
         spec.type = "ClusterIP"
     for port in spec.ports or []:
@@ -410,7 +445,8 @@ def _default_service(svc: Service) -> None:
         if port.target_port is None or port.target_port in (0, ""):
             port.target_port = port.port
     externally_accessible = spec.type in ("LoadBalancer", "NodePort") or (
-        spec.type == "ClusterIP" and bool(spec.external_ips))
+        spec.type == "ClusterIP" and bool(spec.external_ips)
+    )
     if externally_accessible and not spec.external_traffic_policy:
         spec.external_traffic_policy = "Cluster"
     if spec.internal_traffic_policy is None and spec.type in ("NodePort", "LoadBalancer", "ClusterIP"):
@@ -422,7 +458,7 @@ def _default_service(svc: Service) -> None:
 
 
 def _default_service_ips(svc: Service) -> None:
-    """The service registry's ClusterIP/ClusterIPs sync and IP family choice, on a single-stack IPv4 cluster."""
+    """The service registry's clusterIP/clusterIPs sync and IP family choice (single-stack IPv4 cluster)."""
     spec = svc.spec
     if spec.cluster_ip and not spec.cluster_ips:
         spec.cluster_ips = [spec.cluster_ip]
@@ -430,9 +466,9 @@ def _default_service_ips(svc: Service) -> None:
         spec.cluster_ip = spec.cluster_ips[0]
     headless = spec.cluster_ips == ["None"]
     if spec.ip_family_policy is None:
-        if len(spec.cluster_ips or []) == 2 or len(spec.ip_families or []) == 2:
-            spec.ip_family_policy = "RequireDualStack"
-        elif headless and not spec.selector and not spec.ip_families:
+        dual = len(spec.cluster_ips or []) == 2 or len(spec.ip_families or []) == 2
+        # Headless services without a selector take every family the cluster has.
+        if dual or (headless and not spec.selector and not spec.ip_families):
             spec.ip_family_policy = "RequireDualStack"
         else:
             spec.ip_family_policy = "SingleStack"

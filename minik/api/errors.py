@@ -30,7 +30,7 @@ class FieldError:
         title = self._TITLES.get(self.type, "Invalid value")
         if self.type in ("FieldValueRequired", "FieldValueForbidden", "FieldValueTooLong"):
             return f"{title}: {self.detail}" if self.detail else title
-        text = f"{title}: {json.dumps(self.value)}"
+        text = f"{title}: {go_value(self.value)}"
         return f"{text}: {self.detail}" if self.detail else text
 
     def __str__(self) -> str:
@@ -38,6 +38,16 @@ class FieldError:
 
     def cause(self) -> dict[str, str]:
         return {"reason": self.type, "message": self.message(), "field": self.field}
+
+
+def go_value(value: Any) -> str:
+    """Render a bad value the way apimachinery's %#v does, so messages read like Kubernetes'."""
+    if isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
+        inner = ",".join(f"{json.dumps(k)}:{json.dumps(v)}" for k, v in value.items())
+        return f"map[string]string{{{inner}}}"
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return "[]string{" + ", ".join(json.dumps(v) for v in value) + "}"
+    return json.dumps(value)
 
 
 def required(field: str, detail: str = "") -> FieldError:

@@ -23,8 +23,8 @@ _DNS1035_LABEL_RE = re.compile(_DNS1035_LABEL_FMT)
 
 _DNS1123_LABEL_MSG = ("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', "
                       "and must start and end with an alphanumeric character")
-_DNS1123_SUBDOMAIN_MSG = ("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, "
-                          "'-' or '.', and must start and end with an alphanumeric character")
+_DNS1123_SUBDOMAIN_MSG = ("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric "
+                          "characters, '-' or '.', and must start and end with an alphanumeric character")
 _DNS1035_LABEL_MSG = ("a DNS-1035 label must consist of lower case alphanumeric characters or '-', "
                       "start with an alphabetic character, and end with an alphanumeric character")
 
@@ -36,8 +36,9 @@ MAX_GENERATED_NAME_LENGTH = MAX_NAME_LENGTH - RANDOM_LENGTH
 _ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
 
-def max_len_error(length: int) -> str:
-    return f"must be no more than {length} characters"
+def max_len_error(length: int, unit: str = "characters") -> str:
+    """Object names say "characters"; label keys and values (apimachinery's content package) say "bytes"."""
+    return f"must be no more than {length} {unit}"
 
 
 def regex_error(msg: str, fmt: str, *examples: str) -> str:
@@ -67,11 +68,11 @@ def validate_dns1123_label(value: str) -> list[str]:
     return errs
 
 
-def validate_dns1123_subdomain(value: str) -> list[str]:
+def validate_dns1123_subdomain(value: str, *, length_unit: str = "characters") -> list[str]:
     """Most object names (pods, deployments, nodes...) and label-key prefixes."""
     errs: list[str] = []
     if _byte_len(value) > DNS1123_SUBDOMAIN_MAX_LENGTH:
-        errs.append(max_len_error(DNS1123_SUBDOMAIN_MAX_LENGTH))
+        errs.append(max_len_error(DNS1123_SUBDOMAIN_MAX_LENGTH, length_unit))
     if not _DNS1123_SUBDOMAIN_RE.fullmatch(value):
         errs.append(regex_error(_DNS1123_SUBDOMAIN_MSG, _DNS1123_SUBDOMAIN_FMT, "example.com"))
     return errs

@@ -18,7 +18,7 @@ from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 from minik.api import errors
 from minik.api.labels import SelectorError, from_label_selector
 from minik.api.resources import Resource
-from minik.apiserver import discovery
+from minik.apiserver import discovery, openapi
 from minik.apiserver.registry import DeleteOptions, Registry, now_rfc3339
 from minik.apiserver.server import APIServer, Config
 from minik.apiserver.storage import Obj
@@ -99,6 +99,19 @@ def create_app(cfg: Config) -> FastAPI:
     @app.get("/version")
     async def version() -> Response:
         return json_response(discovery.version_info())
+
+    @app.get("/openapi/v3")
+    async def openapi_v3_root(request: Request) -> Response:
+        authenticate(request)
+        return json_response(openapi.root())
+
+    @app.get("/openapi/v3/{prefix}/{rest:path}")
+    async def openapi_v3(request: Request, prefix: str, rest: str) -> Response:
+        authenticate(request)
+        doc = openapi.group_version_doc(rest if prefix == "api" else rest) if prefix in ("api", "apis") else None
+        if doc is None:
+            raise errors.NotFoundError("the server could not find the requested resource")
+        return json_response(doc)
 
     @app.get("/api")
     async def api(request: Request) -> Response:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -131,6 +132,8 @@ class APIServer:
                 "spec": {"clusterIP": self.ips.first_ip(), "type": "ClusterIP",
                          "ports": [{"name": "https", "port": 443, "protocol": "TCP",
                                     "targetPort": self.cfg.secure_port}]}})
+        if ipaddress.ip_address(self.cfg.advertise_address).is_loopback:
+            return  # Endpoints may not point at loopback; a local-only server publishes none
         endpoints = self.registries[("v1", "endpoints")]
         with contextlib.suppress(errors.AlreadyExistsError):
             await endpoints.create("default", {

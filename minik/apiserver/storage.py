@@ -241,7 +241,9 @@ class Storage:
                 if isinstance(ev, Exception):
                     raise ev
                 key = ev.kv.key.decode()[len(self.prefix):]
-                prev = decode(ev.prev_kv.value, ev.prev_kv.mod_revision) if ev.prev_kv else None
+                # aetcd wraps an empty protobuf when there is no previous value: check the key
+                pkv = ev.prev_kv
+                prev = decode(pkv.value, pkv.mod_revision) if pkv is not None and pkv.key else None
                 rev = int(ev.kv.mod_revision)
                 if ev.kind == "DELETE":
                     if prev is None:

@@ -232,6 +232,7 @@ class Informer:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._watch: WatchStream | None = None
+        self._watch_healthy = False  # a watch delivered events or ran its course since the last list
         self._threads: list[threading.Thread] = []
 
     def __repr__(self) -> str:
@@ -307,18 +308,25 @@ class Informer:
     def _run(self) -> None:
         backoff = BACKOFF_INITIAL
         while not self._stop.is_set():
+            self._watch_healthy = False
             try:
-                rv = self._list_and_replace()
-                backoff = BACKOFF_INITIAL
-                self._watch_until_error(rv)
+                self._watch_until_error(self._list_and_replace())
+                continue
             except GoneError as e:
-                log.info("%r: watch expired (%s); relisting", self, e)
+                if self._watch_healthy:  # the normal case: our resourceVersion fell out of the window
+                    log.info("%r: watch expired (%s); relisting", self, e)
+                    backoff = BACKOFF_INITIAL
+                    continue
+                error: Exception = e
             except Exception as e:
-                if self._stop.is_set():
-                    break
-                log.warning("%r: list/watch failed: %s; retrying in %.1fs", self, e, backoff)
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, BACKOFF_MAX)
+                error = e
+            if self._stop.is_set():
+                break
+            if self._watch_healthy:
+                backoff = BACKOFF_INITIAL  # only a watch that worked resets the back-off, not a list
+            log.warning("%r: list/watch failed: %s; retrying in %.1fs", self, error, backoff)
+            self._stop.wait(backoff)
+            backoff = min(backoff * 2, BACKOFF_MAX)
         log.debug("%r: stopped", self)
 
     def _list_and_replace(self) -> str:
@@ -363,6 +371,7 @@ class Informer:
                     if self._stop.is_set():
                         break
                     events += 1
+                    self._watch_healthy = True
                     rv = self._handle(event) or rv
             finally:
                 with self._lock:
@@ -370,6 +379,7 @@ class Informer:
                 w.stop()
             if events == 0 and time.monotonic() - started < 1.0 and not self._stop.is_set():
                 raise _ShortWatch("the server closed the watch immediately")
+            self._watch_healthy = True
 
     def _handle(self, event: WatchEvent) -> str:
         """Apply one watch event to the cache; returns its resourceVersion ("" when unusable)."""

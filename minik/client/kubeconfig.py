@@ -98,7 +98,6 @@ def write_raw(path: Path | str, cfg: dict[str, Any]) -> None:
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[None]:
     """Serialize read-modify-write among minik processes (lock the directory: leaves no lock file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path.parent, os.O_RDONLY)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
@@ -132,6 +131,7 @@ def merge_context(path: Path | str, name: str, server: str, token: str | None,
                   set_current: bool = True) -> None:
     """Add or replace cluster, user and context all called `name`, keeping everything else."""
     p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
     with _locked(p):
         cfg = read_raw(p)
         cluster: dict[str, Any] = {"server": server}
@@ -173,6 +173,8 @@ def _no_context(name: str) -> ConfigError:
 
 def set_current_context(path: Path | str, name: str) -> None:
     p = Path(path)
+    if not p.exists():
+        raise _no_context(name)
     with _locked(p):
         cfg = read_raw(p)
         if _named(cfg["contexts"], name) is None:
@@ -184,6 +186,8 @@ def set_current_context(path: Path | str, name: str) -> None:
 def set_context_namespace(path: Path | str, context: str, namespace: str) -> None:
     """`kubectl config set-context --current --namespace=x`: the default namespace of a context."""
     p = Path(path)
+    if not p.exists():
+        raise _no_context(context)
     with _locked(p):
         cfg = read_raw(p)
         entry = _named(cfg["contexts"], context)

@@ -7,6 +7,7 @@ controller-manager, kubelet or proxy to the cluster means adding one entry here.
 
 from __future__ import annotations
 
+import ssl
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -71,10 +72,11 @@ def apiserver_ready(cfg: ClusterConfig) -> bool:
     token = read_admin_token(cfg.token_file)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
+        verify = ssl.create_default_context(cafile=str(cfg.pki.ca_cert))
         response = httpx.get(
-            f"{cfg.server}/readyz", headers=headers, verify=str(cfg.pki.ca_cert), timeout=2.0
+            f"{cfg.server}/readyz", headers=headers, verify=verify, timeout=2.0, trust_env=False
         )
-    except httpx.HTTPError:
+    except (httpx.HTTPError, OSError):
         return False
     return response.status_code == 200
 

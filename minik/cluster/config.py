@@ -6,6 +6,8 @@ directory alone, so a cluster is fully described by `--state-dir`.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +21,7 @@ DEFAULT_NODE_PORT_RANGE = "30000-32767"
 CONTEXT_NAME = "minik"
 # Written by `minik up`; `minik down` deletes a state dir only when it finds this file in it.
 MARKER_FILE = "minik-state"
+SAVED_CONFIG = "cluster.json"
 
 
 def default_state_dir() -> Path:
@@ -67,3 +70,23 @@ class ClusterConfig:
     def server(self) -> str:
         """The URL clients on this host use (the certificate names 127.0.0.1)."""
         return f"https://127.0.0.1:{self.port}"
+
+    @property
+    def saved_path(self) -> Path:
+        return self.state_dir / SAVED_CONFIG
+
+    def save(self) -> None:
+        """Remember the ports and ranges, so a later `minik up` can recognise the running cluster."""
+        fields = dataclasses.asdict(self)
+        fields["state_dir"] = str(self.state_dir)
+        self.saved_path.write_text(json.dumps(fields, indent=2) + "\n")
+
+
+def load_saved(state_dir: Path) -> ClusterConfig | None:
+    """The config the cluster in `state_dir` was started with, if `minik up` recorded one."""
+    try:
+        fields = json.loads((state_dir / SAVED_CONFIG).read_text())
+        fields["state_dir"] = Path(fields["state_dir"])
+        return ClusterConfig(**fields)
+    except (OSError, ValueError, TypeError, KeyError):
+        return None

@@ -63,7 +63,7 @@ def etcd_env() -> dict[str, str]:
 def etcd_healthy(endpoint: str) -> bool:
     """True when etcd's /health says the member has a leader and serves requests."""
     try:
-        response = httpx.get(f"{endpoint}/health", timeout=2.0)
+        response = httpx.get(f"{endpoint}/health", timeout=2.0, trust_env=False)
         return response.status_code == 200 and response.json().get("health") == "true"
     except (httpx.HTTPError, ValueError):
         return False

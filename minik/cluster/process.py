@@ -124,7 +124,11 @@ class ComponentProcess:
                 env=dict(env) if env is not None else None,
             )
         _children[child.pid] = child
-        _atomic_write(self.cmdline_path, json.dumps(list(argv)) + "\n")
+        # Popen can return a moment before the kernel has set up the new program's cmdline; wait for
+        # it so an immediate liveness check does not mistake a starting process for a dead one.
+        expected = list(argv)
+        wait_until(lambda: read_cmdline(child.pid) == expected or child.poll() is not None, 5.0, 0.001)
+        _atomic_write(self.cmdline_path, json.dumps(expected) + "\n")
         _atomic_write(self.pid_path, f"{child.pid}\n")
         return child.pid
 
@@ -143,6 +147,10 @@ class ComponentProcess:
 
         wait_until(ready_or_dead, timeout, interval=0.1)
         if self.pid() != pid:
+            child = _children.get(pid)
+            if child is not None:  # let it finish exiting, so its last words are in the log
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    child.wait(timeout=5.0)
             code = self.exit_code()
             how = f"exited with code {code}" if code is not None else "exited"
             raise StartError(f"{self.name} {how} during start-up; end of {self.log_path}:\n{self.log_tail()}")

@@ -8,6 +8,7 @@ kubeconfigs. A failed step stops what was started and keeps the logs for `minik 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import errno
 import socket
 import sys
@@ -22,6 +23,7 @@ from minik.cluster.config import (
     DEFAULT_PORT,
     ClusterConfig,
     default_state_dir,
+    load_saved,
 )
 from minik.cluster.down import stop_components
 from minik.cluster.etcd import DEFAULT_CLIENT_PORT, DEFAULT_PEER_PORT, EtcdError
@@ -107,16 +109,19 @@ def up(cfg: ClusterConfig, out: TextIO) -> None:
     print(f"minik: creating cluster in {cfg.state_dir}", file=out, flush=True)
     if cfg.nodes != 1:
         _step(out, f"--nodes {cfg.nodes}: nodes arrive with the kubelet; starting the control plane only")
-    if cfg.marker.exists() and cluster_running(cfg):
-        _step(out, "already running")
-        token = ensure_token_file(cfg.token_file)
-        write_kubeconfigs(cfg, token, out)
+    running = load_saved(cfg.state_dir)
+    if running is not None and cfg.marker.exists() and cluster_running(running):
+        _step(out, f"already running at {running.server}")
+        if running != dataclasses.replace(cfg, nodes=running.nodes):
+            _step(out, "(with the settings it was started with; `minik down` first to change them)")
+        write_kubeconfigs(running, ensure_token_file(running.token_file), out)
         return
     if stop_components(cfg, out):
         _step(out, "cleaned up what an earlier run left running")
     check_ports(cfg)
     cfg.state_dir.mkdir(parents=True, exist_ok=True)
     cfg.marker.write_text("minik cluster state: `minik down` deletes this directory\n")
+    cfg.save()
     ensure_pki(cfg.pki.directory, cfg.service_cidr)
     _step(out, f"certificates: CA and apiserver serving certificate in {cfg.pki.directory}")
     token = ensure_token_file(cfg.token_file)
@@ -154,8 +159,9 @@ def main(argv: list[str]) -> int:
         up(cfg, sys.stdout)
     except UpError as error:
         print(f"minik: {error}", file=sys.stderr)
-        print(f"minik: logs are kept in {cfg.state_dir / 'logs'}; `minik down` deletes everything",
-              file=sys.stderr)
+        if (cfg.state_dir / "logs").is_dir():
+            print(f"minik: logs are kept in {cfg.state_dir / 'logs'}; `minik down` deletes everything",
+                  file=sys.stderr)
         return 1
     except (PermissionError, kubeconfig.ConfigError) as error:
         print(f"minik: {error}", file=sys.stderr)

@@ -9,10 +9,11 @@ and bare existence), `{range ...}...{end}`, quoted text `{"\\n"}`, escaped dots
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
+
+from minik.ctl.encoding import go_json_compact
 
 
 class JSONPathError(Exception):
@@ -285,7 +286,9 @@ def _parse_bracket(inner: str) -> Any:
 
 
 def _split_union(text: str) -> list[str]:
-    parts, quote, buf = [], "", []
+    parts: list[str] = []
+    quote = ""
+    buf: list[str] = []
     for ch in text:
         if quote:
             if ch == quote:
@@ -389,9 +392,8 @@ def _apply(step: Any, values: list[Any], root: Any) -> list[Any]:
         elif isinstance(step, Union):
             for branch in step.branches:
                 out.extend(find(branch, root, value))
-        elif isinstance(step, Filter):
-            if isinstance(value, list):
-                out.extend(item for item in value if _matches(step, item, root))
+        elif isinstance(step, Filter) and isinstance(value, list):
+            out.extend(item for item in value if _matches(step, item, root))
     return out
 
 
@@ -458,12 +460,6 @@ def _matches(flt: Filter, item: Any, root: Any) -> bool:
 # --- printing ---------------------------------------------------------------------------------
 
 
-def go_json(value: Any) -> str:
-    """encoding/json.Marshal: compact, sorted keys, HTML characters escaped."""
-    text = json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-
-
 def go_scalar(value: Any) -> str:
     """fmt.Fprint of a decoded JSON scalar."""
     if value is None:
@@ -479,7 +475,7 @@ def go_scalar(value: Any) -> str:
 
 def format_results(values: list[Any]) -> str:
     """PrintResults: maps and lists as JSON, scalars as text, separated by single spaces."""
-    return " ".join(go_json(v) if isinstance(v, dict | list) else go_scalar(v) for v in values)
+    return " ".join(go_json_compact(v) if isinstance(v, dict | list) else go_scalar(v) for v in values)
 
 
 def execute(nodes: list[Any], data: Any) -> str:

@@ -8,13 +8,19 @@ own width (widest cell + padding, at least minwidth). The last cell of a line is
 
 from __future__ import annotations
 
-from typing import TextIO
+from typing import Any, Protocol
+
+
+class Out(Protocol):
+    """Anything with write(str): a text stream, or a wrapper that tracks what was written."""
+
+    def write(self, text: str, /) -> Any: ...
 
 
 class TabWriter:
     """Buffer text; `flush()` aligns the buffered lines and writes them to `out`."""
 
-    def __init__(self, out: TextIO, minwidth: int = 0, tabwidth: int = 8, padding: int = 1,
+    def __init__(self, out: Out, minwidth: int = 0, tabwidth: int = 8, padding: int = 1,
                  padchar: str = " ", remember_widths: bool = False) -> None:
         self.out = out
         self.minwidth = minwidth
@@ -92,11 +98,11 @@ class TabWriter:
                 parts.append("\n")
 
 
-def kubectl_table_writer(out: TextIO) -> TabWriter:
+def kubectl_table_writer(out: Out) -> TabWriter:
     """printers.GetNewTabWriter: minwidth 6, padding 3, widths remembered across flushes."""
     return TabWriter(out, minwidth=6, tabwidth=4, padding=3, remember_widths=True)
 
 
-def describe_writer(out: TextIO) -> TabWriter:
+def describe_writer(out: Out) -> TabWriter:
     """describe's tabbedString: tabwriter.Init(buf, 0, 8, 2, ' ', 0)."""
     return TabWriter(out, minwidth=0, tabwidth=8, padding=2)

@@ -11,9 +11,8 @@ Obj = dict[str, Any]
 
 class PodStrategy(Strategy):
     def prepare_for_create(self, obj: Obj) -> None:
-        status = obj.get("status") or {}
-        # Only the server decides status at birth; keep the qosClass the defaulter computed.
-        obj["status"] = {"phase": "Pending", **({"qosClass": status["qosClass"]} if "qosClass" in status else {})}
+        # Only the server decides status at birth; the defaulter then computes qosClass.
+        obj["status"] = {"phase": "Pending"}
 
     def graceful_delete(self, obj: Obj, grace: int | None) -> int | None:
         spec = obj.get("spec") or {}

@@ -5,14 +5,14 @@ from __future__ import annotations
 import copy
 import queue
 import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from util import wait_for
 
 from minik.api.errors import GoneError
-from minik.api.resources import lookup
+from minik.api.resources import Resource, lookup
 from minik.client.informer import (
     NAMESPACE_INDEX,
     Informer,
@@ -23,20 +23,9 @@ from minik.client.informer import (
 )
 from minik.client.rest import ConnectionFailed, WatchEvent
 
-PODS = lookup("pods")
-assert PODS is not None
-
-
-def wait_for(cond: Callable[[], Any], timeout: float = 5.0, what: str = "condition") -> Any:
-    """Poll until cond() is truthy (returning it) or fail after the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = cond()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.005)
+_pods = lookup("pods")
+assert _pods is not None
+PODS: Resource = _pods
 
 
 def pod(name: str, rv: str, ns: str = "default", **labels: str) -> dict[str, Any]:
@@ -111,7 +100,7 @@ class FakeClient:
 
     def watch_number(self, n: int) -> FakeWatch:
         """The n-th watch (1-based), once the informer has opened it."""
-        return wait_for(lambda: len(self.watches) >= n and self.watches[n - 1], what=f"watch #{n}")
+        return wait_for(lambda: len(self.watches) >= n and self.watches[n - 1], message=f"watch #{n}")
 
 
 class Recorder:
@@ -139,14 +128,15 @@ class Recorder:
             return list(self.events)
 
     def wait_len(self, n: int) -> list[tuple[str, str, str]]:
-        return wait_for(lambda: len(self.snapshot()) >= n and self.snapshot(), what=f"{n} handler calls")
+        return wait_for(lambda: len(self.snapshot()) >= n and self.snapshot(), message=f"{n} handler calls")
 
 
 @pytest.fixture
 def started() -> Iterator[Callable[..., tuple[Informer, FakeClient, Recorder]]]:
     informers: list[Informer] = []
 
-    def make(objects: list[dict[str, Any]], rv: str = "10", **kw: Any) -> tuple[Informer, FakeClient, Recorder]:
+    def make(objects: list[dict[str, Any]], rv: str = "10",
+             **kw: Any) -> tuple[Informer, FakeClient, Recorder]:
         client = FakeClient(objects, rv)
         inf = Informer(client, PODS, **kw)
         rec = Recorder()
@@ -190,7 +180,7 @@ def test_bookmark_moves_the_resource_version_and_rewatch_starts_there(started: A
     inf, client, rec = started([pod("a", "5")])
     w = client.watch_number(1)
     w.send("BOOKMARK", {"kind": "Pod", "apiVersion": "v1", "metadata": {"resourceVersion": "50"}})
-    wait_for(lambda: inf.last_sync_resource_version == "50", what="bookmark rv")
+    wait_for(lambda: inf.last_sync_resource_version == "50", message="bookmark rv")
     w.end()  # the server ended the stream normally (timeoutSeconds): re-watch, no relist
     assert client.watch_number(2).resource_version == "50"
     assert client.lists == 1
@@ -212,6 +202,15 @@ def test_relist_after_gone_emits_deletes_for_vanished_objects(started: Any) -> N
     assert sorted(inf.store.keys()) == ["default/a", "default/c", "default/d"]
     assert client.watch_number(2).resource_version == "40"
     assert inf.last_sync_resource_version == "40"
+
+
+def test_gone_on_an_idle_watch_still_relists(started: Any) -> None:
+    inf, client, rec = started([pod("a", "5")])
+    w = client.watch_number(1)
+    client.objects, client.rv = [], "11"
+    w.fail(GoneError("too old resource version"))
+    assert rec.wait_len(2)[1] == ("delete", "default/a", "5")
+    assert client.watch_number(2).resource_version == "11"
 
 
 def test_dropped_stream_relists_after_backoff(started: Any) -> None:
@@ -260,7 +259,7 @@ def test_bad_events_and_failing_handlers_do_not_stop_the_informer(started: Any) 
     w.send("WHATEVER", pod("x", "11"))
     w.send("ADDED", pod("ok", "12"))
     assert rec.wait_len(1) == [("add", "default/ok", "12")]
-    wait_for(lambda: calls == ["ok"], what="second handler call")
+    wait_for(lambda: calls == ["ok"], message="second handler call")
     assert inf.store.keys() == ["default/ok"]
 
 
@@ -276,7 +275,7 @@ def test_late_handler_gets_adds_for_cached_objects(started: Any) -> None:
 
 def test_periodic_resync_redelivers_cached_objects_as_updates(started: Any) -> None:
     _, _, rec = started([pod("a", "1")], resync_period=0.01)
-    wait_for(lambda: ("update", "default/a", "1->1") in rec.snapshot(), what="resync update")
+    wait_for(lambda: ("update", "default/a", "1->1") in rec.snapshot(), message="resync update")
 
 
 def test_stop_ends_the_watch_and_the_thread() -> None:
