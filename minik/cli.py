@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import sys
 from collections.abc import Callable
 
@@ -40,8 +41,12 @@ def usage() -> str:
     lines += [f"  {name:<20}{text}" for name, (_, text) in COMPONENTS.items()]
     lines += ["", "Cluster:"]
     lines += [f"  {name:<20}{text}" for name, (_, text) in CLUSTER_COMMANDS.items()]
-    lines += [f"  {'join':<20}{JOIN_HELP}", "", "  minik --version     print the version",
-              "  minik <command> -h  help for one command"]
+    lines += [
+        f"  {'join':<20}{JOIN_HELP}",
+        "",
+        "  minik --version     print the version",
+        "  minik <command> -h  help for one command",
+    ]
     return "\n".join(lines)
 
 
@@ -71,8 +76,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"minik {__version__}")
         return 0
     if command == "join":
-        print('minik: "join" arrives with the cluster bring-up issue (issue 7); '
-              'for now start a local cluster with "minik up"', file=sys.stderr)
+        print(
+            'minik: "join" arrives with the cluster bring-up issue (issue 7); '
+            'for now start a local cluster with "minik up"',
+            file=sys.stderr,
+        )
         return 2
     entry = COMPONENTS.get(command) or CLUSTER_COMMANDS.get(command)
     if entry is None:
@@ -82,4 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     if run is None:
         print(f'minik: component "{command}" is not available yet', file=sys.stderr)
         return 2
-    return int(run(rest) or 0)
+    try:
+        return int(run(rest) or 0)
+    except BrokenPipeError:  # `minik logs apiserver | head`: the reader left, which is not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0

@@ -73,8 +73,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             code = server.process.poll()
             if code is not None:
                 report.sections.append(
-                    (f"minik apiserver on {server.url} exited with {code}; end of {server.log}",
-                     server.log_tail())
+                    (
+                        f"minik apiserver on {server.url} exited with {code}; end of {server.log}",
+                        server.log_tail(),
+                    )
                 )
     return report
 
@@ -134,8 +136,13 @@ class ApiServer:
 
     def http(self, timeout: float = 10.0) -> httpx.Client:
         """An httpx client that trusts the cluster CA and sends the admin token."""
-        return httpx.Client(base_url=self.url, verify=self.ssl_context(), headers=self.headers,
-                            timeout=timeout, trust_env=False)
+        return httpx.Client(
+            base_url=self.url,
+            verify=self.ssl_context(),
+            headers=self.headers,
+            timeout=timeout,
+            trust_env=False,
+        )
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -170,8 +177,13 @@ def _readyz(server: ApiServer) -> str | None:
     if not server.alive():
         return "exited"
     try:
-        response = httpx.get(f"{server.url}/readyz", verify=server.ssl_context(), headers=server.headers,
-                             timeout=2.0, trust_env=False)
+        response = httpx.get(
+            f"{server.url}/readyz",
+            verify=server.ssl_context(),
+            headers=server.headers,
+            timeout=2.0,
+            trust_env=False,
+        )
     except httpx.HTTPError:
         return None
     return "ready" if response.status_code == 200 else None
@@ -200,8 +212,9 @@ def launch_apiserver(etcd: Etcd, workdir: Path, extra_args: tuple[str, ...] = ()
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
     log = workdir / "apiserver.log"
     handle = log.open("wb")
-    process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=handle, stderr=subprocess.STDOUT,
-                               env=env, cwd=workdir)
+    process = subprocess.Popen(
+        argv, stdin=subprocess.DEVNULL, stdout=handle, stderr=subprocess.STDOUT, env=env, cwd=workdir
+    )
     kubeconfig = workdir / "kubeconfig"
     ca_data = pki.ca_cert.read_bytes()
     merge_context(kubeconfig, "minik", url, token, ca_data)

@@ -36,8 +36,10 @@ def wait_for(
                 return value
             last = value
         if time.monotonic() >= deadline:
-            seen = "nothing" if last is _UNSET else (
-                f"{type(last).__name__}: {last}" if isinstance(last, BaseException) else repr(last)
+            seen = (
+                "nothing"
+                if last is _UNSET
+                else (f"{type(last).__name__}: {last}" if isinstance(last, BaseException) else repr(last))
             )
             raise AssertionError(f"{message} (after {timeout:g}s; last: {seen})")
         time.sleep(interval)

@@ -22,7 +22,6 @@ from minik.api.errors import (
     RequestEntityTooLargeError,
     UnsupportedMediaTypeError,
     invalid,
-    invalid_object,
 )
 from minik.api.resources import lookup
 
@@ -147,15 +146,22 @@ def _merge_docs(doc: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _too_deep() -> BadRequestError:
+    return BadRequestError("the patch or the object is nested too deeply")
+
+
 def apply_merge_patch(doc: dict[str, Any], patch: Any) -> dict[str, Any]:
     """RFC 7386: objects merge recursively, null deletes, anything else (lists too) replaces."""
     if isinstance(patch, dict):
-        return copy.deepcopy(_merge_docs(doc, patch))
+        try:
+            return copy.deepcopy(_merge_docs(doc, patch))
+        except RecursionError:
+            raise _too_deep() from None
     if isinstance(patch, list):
         # The patch replaces the whole object with an array, which no kind can decode.
-        shown = json.dumps(patch, separators=(",", ":"))
-        raise invalid_object("", "", [invalid("patch", shown, "the patched object must be a JSON object, "
-                                                              "got an array")])
+        error = invalid("patch", json.dumps(patch, separators=(",", ":")),
+                        "the patched object must be a JSON object, got an array")
+        raise InvalidError(str(error), details={"causes": [error.cause()]})
     raise BadRequestError("Invalid JSON Patch")
 
 
@@ -332,12 +338,14 @@ def apply_json_patch(doc: dict[str, Any], ops: Any) -> dict[str, Any]:
     if len(ops) > MAX_JSON_PATCH_OPERATIONS:
         raise RequestEntityTooLargeError(f"The allowed maximum operations in a JSON patch is "
                                          f"{MAX_JSON_PATCH_OPERATIONS}, got {len(ops)}")
-    result = copy.deepcopy(doc)
-    for op in ops:
-        try:
+    try:
+        result = copy.deepcopy(doc)
+        for op in ops:
             _apply_op(result, op or {})
-        except _PatchFailed as exc:
-            raise _unprocessable(str(exc)) from None
+    except _PatchFailed as exc:
+        raise _unprocessable(str(exc)) from None
+    except RecursionError:
+        raise _too_deep() from None
     return result
 
 
@@ -708,4 +716,6 @@ def apply_strategic_merge_patch(doc: dict[str, Any], patch: dict[str, Any], kind
         if exc.invalid:
             raise _unprocessable(str(exc)) from None
         raise BadRequestError(str(exc)) from None
+    except RecursionError:
+        raise _too_deep() from None
     return merged

@@ -227,37 +227,79 @@ class Storage:
                 return res
         raise errors.ConflictError(f"too many conflicting updates to {key}")
 
-    async def watch(self, prefix: str, start_revision: int) -> AsyncIterator[StorageEvent]:
+    def watch(self, prefix: str, start_revision: int) -> WatchStream:
         """Events after start_revision (exclusive) for keys under prefix."""
-        pkey = self._k(prefix)
-        await self._client.connect()
+        return WatchStream(self, prefix, start_revision)
+
+
+@dataclass
+class Progress:
+    """etcd promises every event up to this revision has been delivered on the stream."""
+
+    revision: int
+
+
+class WatchStream:
+    """One etcd watch on its own gRPC stream, able to ask etcd for a progress notification.
+
+    kube-apiserver's cacher relies on the same etcd feature: after a client lists at the global
+    revision R, the cache must prove it has seen everything up to R even when R came from a
+    write to another resource.
+    """
+
+    def __init__(self, storage: Storage, prefix: str, start_revision: int) -> None:
+        self.storage = storage
+        self.prefix = prefix
+        self.start_revision = start_revision
+        self._requests: asyncio.Queue[Any] = asyncio.Queue()
+
+    def request_progress(self) -> None:
+        self._requests.put_nowait(rpc.WatchRequest(progress_request=rpc.WatchProgressRequest()))
+
+    async def _outgoing(self) -> AsyncIterator[Any]:
+        while True:
+            req = await self._requests.get()
+            if req is None:
+                return
+            yield req
+
+    async def __aiter__(self) -> AsyncIterator[StorageEvent | Progress]:
+        st = self.storage
+        await st._client.connect()
+        pkey = st._k(self.prefix)
+        create = rpc.WatchCreateRequest(key=pkey, range_end=prefix_range_end(pkey),
+                                        start_revision=self.start_revision + 1, prev_kv=True,
+                                        progress_notify=True)
+        self._requests.put_nowait(rpc.WatchRequest(create_request=create))
+        call = rpc.WatchStub(st._client.channel).Watch(self._outgoing())
         try:
-            w = await self._client.watch(pkey, range_end=prefix_range_end(pkey),
-                                         start_revision=start_revision + 1, prev_kv=True)
-        except aetcd.exceptions.RevisionCompactedError as exc:
-            raise CompactedError(str(exc)) from exc
-        try:
-            async for ev in w:
-                if isinstance(ev, Exception):
-                    raise ev
-                key = ev.kv.key.decode()[len(self.prefix):]
-                # aetcd wraps an empty protobuf when there is no previous value: check the key
-                pkv = ev.prev_kv
-                prev = decode(pkv.value, pkv.mod_revision) if pkv is not None and pkv.key else None
-                rev = int(ev.kv.mod_revision)
-                if ev.kind == "DELETE":
-                    if prev is None:
-                        continue
-                    obj = dict(prev)
-                    obj["metadata"] = {**prev.get("metadata", {}), "resourceVersion": str(rev)}
-                    yield StorageEvent("DELETED", key, obj, prev, rev)
-                else:
-                    obj = decode(ev.kv.value, rev)
-                    yield StorageEvent("ADDED" if ev.kv.version == 1 else "MODIFIED", key, obj, prev, rev)
-        except aetcd.exceptions.RevisionCompactedError as exc:
-            raise CompactedError(str(exc)) from exc
+            async for resp in call:
+                if resp.compact_revision:
+                    raise CompactedError(f"revision {self.start_revision} compacted "
+                                         f"(oldest {resp.compact_revision})")
+                if resp.canceled:
+                    raise ConnectionError(f"etcd canceled the watch: {resp.cancel_reason}")
+                if resp.created:
+                    continue
+                if not resp.events:
+                    yield Progress(int(resp.header.revision))
+                    continue
+                for ev in resp.events:
+                    yield self._event(ev)
         finally:
-            try:
-                await w.cancel()
-            except Exception:  # the stream may already be gone
-                pass
+            self._requests.put_nowait(None)
+            call.cancel()
+
+    def _event(self, ev: Any) -> StorageEvent:
+        st = self.storage
+        key = ev.kv.key.decode()[len(st.prefix):]
+        pkv = ev.prev_kv
+        prev = decode(pkv.value, pkv.mod_revision) if pkv is not None and pkv.key else None
+        rev = int(ev.kv.mod_revision)
+        if ev.type == rpc.Event.DELETE:
+            base = prev or {"metadata": {}}
+            obj = dict(base)
+            obj["metadata"] = {**base.get("metadata", {}), "resourceVersion": str(rev)}
+            return StorageEvent("DELETED", key, obj, prev, rev)
+        obj = decode(ev.kv.value, rev)
+        return StorageEvent("ADDED" if ev.kv.version == 1 else "MODIFIED", key, obj, prev, rev)

@@ -17,7 +17,7 @@ from typing import Any
 
 from minik.api import errors
 from minik.api.resources import Resource
-from minik.apiserver.storage import CompactedError, Obj, Storage, StorageEvent
+from minik.apiserver.storage import CompactedError, Obj, Progress, Storage, StorageEvent, WatchStream
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +85,7 @@ class WatchCache:
         self.ready = asyncio.Event()
         self._advanced = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
+        self._stream: WatchStream | None = None
         self._bookmark_task: asyncio.Task[None] | None = None
 
     # --- lifecycle -----------------------------------------------------------------------
@@ -108,8 +109,12 @@ class WatchCache:
             try:
                 await self._relist()
                 backoff = 0.1
-                async for ev in self.storage.watch(self.resource.key(None), self.rv):
-                    await self._apply(ev)
+                self._stream = self.storage.watch(self.resource.key(None), self.rv)
+                async for ev in self._stream:
+                    if isinstance(ev, Progress):
+                        await self._progress(ev.revision)
+                    elif ev.prev is not None or ev.type != "DELETED":
+                        await self._apply(ev)
             except asyncio.CancelledError:
                 raise
             except CompactedError:
@@ -165,6 +170,12 @@ class WatchCache:
         async with self._advanced:
             self._advanced.notify_all()
 
+    async def _progress(self, revision: int) -> None:
+        if revision > self.rv:
+            self.rv = revision
+            async with self._advanced:
+                self._advanced.notify_all()
+
     async def _bookmarks(self) -> None:
         while True:
             await asyncio.sleep(self.bookmark_interval)
@@ -187,6 +198,8 @@ class WatchCache:
         await asyncio.wait_for(self.ready.wait(), timeout=30)
         if rv <= self.rv:
             return
+        if self._stream is not None:
+            self._stream.request_progress()
         try:
             async with self._advanced:
                 await asyncio.wait_for(self._advanced.wait_for(lambda: self.rv >= rv), timeout)

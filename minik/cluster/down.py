@@ -120,10 +120,17 @@ def down(cfg: ClusterConfig, keep_state: bool, out: TextIO) -> int:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="minik down", description="Stop the local cluster and delete it.")
-    parser.add_argument("--state-dir", type=Path, default=default_state_dir(),
-                        help="cluster state directory (default: $MINIK_STATE_DIR or /var/lib/minik)")
-    parser.add_argument("--keep-state", action="store_true",
-                        help="keep certificates, etcd data and logs for the next `minik up`")
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=default_state_dir(),
+        help="cluster state directory (default: $MINIK_STATE_DIR or /var/lib/minik)",
+    )
+    parser.add_argument(
+        "--keep-state",
+        action="store_true",
+        help="keep certificates, etcd data and logs for the next `minik up`",
+    )
     args = parser.parse_args(argv)
     try:
         return down(ClusterConfig(state_dir=args.state_dir), args.keep_state, sys.stdout)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 from pathlib import Path
@@ -34,23 +35,25 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="minik logs", description="Print a cluster component's log.")
     parser.add_argument("component", help=f"one of: {', '.join(component_names())}")
     parser.add_argument("-f", "--follow", action="store_true", help="keep printing new lines (Ctrl-C stops)")
-    parser.add_argument("--state-dir", type=Path, default=default_state_dir(),
-                        help="cluster state directory (default: $MINIK_STATE_DIR or /var/lib/minik)")
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=default_state_dir(),
+        help="cluster state directory (default: $MINIK_STATE_DIR or /var/lib/minik)",
+    )
     args = parser.parse_args(argv)
     cfg = ClusterConfig(state_dir=args.state_dir)
     component = next((c for c in COMPONENTS if c.name == args.component), None)
     if component is None:
-        print(f'minik: unknown component "{args.component}"; one of: {", ".join(component_names())}',
-              file=sys.stderr)
+        print(
+            f'minik: unknown component "{args.component}"; one of: {", ".join(component_names())}',
+            file=sys.stderr,
+        )
         return 2
     path = component.process(cfg).log_path
     if not path.exists():
         print(f"minik: no log for {component.name} at {path} (has `minik up` run?)", file=sys.stderr)
         return 1
-    try:
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how -f ends
         copy_log(path, sys.stdout.buffer, args.follow)
-    except KeyboardInterrupt:
-        pass
-    except BrokenPipeError:  # `minik logs apiserver | head`
-        sys.stderr.close()
     return 0

@@ -25,6 +25,7 @@ from minik.cluster.wait import wait_until
 class StartError(RuntimeError):
     """A component exited during start-up or never became ready; the message ends with its log."""
 
+
 # Children started by this process, kept so they can be reaped (no zombies, no ResourceWarning).
 _children: dict[int, subprocess.Popen[bytes]] = {}
 
@@ -243,7 +244,7 @@ def find_strays(state_dir: Path, names: Collection[str]) -> list[tuple[int, list
     They are what a killed `minik up` or a deleted run dir leaves behind; `minik down` and `minik up`
     sweep them so a cluster never outlives its bookkeeping.
     """
-    marker = str(state_dir.resolve())
+    markers = {os.path.abspath(state_dir), str(state_dir.resolve())}
     skip = _ancestors()
     strays: list[tuple[int, list[str]]] = []
     for entry in Path("/proc").iterdir():
@@ -252,6 +253,6 @@ def find_strays(state_dir: Path, names: Collection[str]) -> list[tuple[int, list
         argv = read_cmdline(int(entry.name))
         if not argv or component_of(argv, names) is None:
             continue
-        if any(arg == marker or arg.startswith(marker + "/") or f"={marker}/" in arg for arg in argv):
+        if any(arg == m or arg.startswith(m + "/") or f"={m}/" in arg for arg in argv for m in markers):
             strays.append((int(entry.name), argv))
     return strays

@@ -37,8 +37,12 @@ def print_table(rows: list[tuple[str, ...]], out: TextIO) -> None:
 def main(argv: list[str]) -> int:
     """Print the table; exit 0 when every component runs, 3 otherwise (like `systemctl status`)."""
     parser = argparse.ArgumentParser(prog="minik status", description="Show the local cluster's processes.")
-    parser.add_argument("--state-dir", type=Path, default=default_state_dir(),
-                        help="cluster state directory (default: $MINIK_STATE_DIR or /var/lib/minik)")
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=default_state_dir(),
+        help="cluster state directory (default: $MINIK_STATE_DIR or /var/lib/minik)",
+    )
     args = parser.parse_args(argv)
     cfg = ClusterConfig(state_dir=args.state_dir)
     rows = status_rows(cfg)

@@ -106,16 +106,16 @@ def start_components(cfg: ClusterConfig, out: TextIO) -> None:
 
 def up(cfg: ClusterConfig, out: TextIO) -> None:
     """Bring the cluster up; raises UpError with a user-facing message."""
-    print(f"minik: creating cluster in {cfg.state_dir}", file=out, flush=True)
-    if cfg.nodes != 1:
-        _step(out, f"--nodes {cfg.nodes}: nodes arrive with the kubelet; starting the control plane only")
     running = load_saved(cfg.state_dir)
     if running is not None and cfg.marker.exists() and cluster_running(running):
-        _step(out, f"already running at {running.server}")
+        print(f"minik: the cluster in {cfg.state_dir} is already running at {running.server}", file=out)
         if running != dataclasses.replace(cfg, nodes=running.nodes):
             _step(out, "(with the settings it was started with; `minik down` first to change them)")
         write_kubeconfigs(running, ensure_token_file(running.token_file), out)
         return
+    print(f"minik: creating cluster in {cfg.state_dir}", file=out, flush=True)
+    if cfg.nodes != 1:
+        _step(out, f"--nodes {cfg.nodes}: nodes arrive with the kubelet; starting the control plane only")
     if stop_components(cfg, out):
         _step(out, "cleaned up what an earlier run left running")
     check_ports(cfg)
@@ -132,14 +132,26 @@ def up(cfg: ClusterConfig, out: TextIO) -> None:
 
 def parse_args(argv: list[str]) -> ClusterConfig:
     parser = argparse.ArgumentParser(prog="minik up", description="Start a local minik cluster.")
-    parser.add_argument("--state-dir", type=Path, default=default_state_dir(),
-                        help="where certificates, etcd data, logs and pid files live "
-                             "(default: $MINIK_STATE_DIR or /var/lib/minik)")
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=default_state_dir(),
+        help="where certificates, etcd data, logs and pid files live "
+        "(default: $MINIK_STATE_DIR or /var/lib/minik)",
+    )
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="apiserver port (default 6443)")
-    parser.add_argument("--etcd-port", type=int, default=DEFAULT_CLIENT_PORT,
-                        help="etcd client port on 127.0.0.1 (default 2379)")
-    parser.add_argument("--etcd-peer-port", type=int, default=DEFAULT_PEER_PORT,
-                        help="etcd peer port on 127.0.0.1 (default 2380)")
+    parser.add_argument(
+        "--etcd-port",
+        type=int,
+        default=DEFAULT_CLIENT_PORT,
+        help="etcd client port on 127.0.0.1 (default 2379)",
+    )
+    parser.add_argument(
+        "--etcd-peer-port",
+        type=int,
+        default=DEFAULT_PEER_PORT,
+        help="etcd peer port on 127.0.0.1 (default 2380)",
+    )
     parser.add_argument("--nodes", type=int, default=1, help="number of nodes (default 1)")
     args = parser.parse_args(argv)
     if args.nodes < 1:
@@ -160,8 +172,10 @@ def main(argv: list[str]) -> int:
     except UpError as error:
         print(f"minik: {error}", file=sys.stderr)
         if (cfg.state_dir / "logs").is_dir():
-            print(f"minik: logs are kept in {cfg.state_dir / 'logs'}; `minik down` deletes everything",
-                  file=sys.stderr)
+            print(
+                f"minik: logs are kept in {cfg.state_dir / 'logs'}; `minik down` deletes everything",
+                file=sys.stderr,
+            )
         return 1
     except (PermissionError, kubeconfig.ConfigError) as error:
         print(f"minik: {error}", file=sys.stderr)

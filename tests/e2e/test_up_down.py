@@ -54,8 +54,16 @@ def sandbox() -> Iterator[tuple[Path, dict[str, str]]]:
 
 def test_up_serves_the_api_and_down_removes_everything(sandbox: tuple[Path, dict[str, str]]) -> None:
     state, env = sandbox
-    flags = ["--state-dir", str(state), "--port", str(free_port()),
-             "--etcd-port", str(free_port()), "--etcd-peer-port", str(free_port())]
+    flags = [
+        "--state-dir",
+        str(state),
+        "--port",
+        str(free_port()),
+        "--etcd-port",
+        str(free_port()),
+        "--etcd-peer-port",
+        str(free_port()),
+    ]
     up = _run([*MINIK, "up", *flags], env)
     logs = "\n".join(f"--- {p}\n{p.read_text()[-3000:]}" for p in sorted((state / "logs").glob("*.log")))
     assert up.returncode == 0, _explain(up) + logs
@@ -95,4 +103,3 @@ def test_up_serves_the_api_and_down_removes_everything(sandbox: tuple[Path, dict
 
     twice = _run([*MINIK, "down", "--state-dir", str(state)], env)
     assert twice.returncode == 0, _explain(twice)
-

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,5 +13,5 @@ import pytest
 @pytest.fixture(scope="session")
 def http(apiserver: Any) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=apiserver.url, headers={"Authorization": f"Bearer {apiserver.token}"},
-                      verify=apiserver.ca_file, timeout=30) as c:
+                      verify=ssl.create_default_context(cafile=apiserver.ca_file), timeout=30) as c:
         yield c

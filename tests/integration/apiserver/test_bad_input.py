@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ssl
 from typing import Any
 
 import httpx
+
 from tests.integration.apiserver.objects import pod
 
 
@@ -70,7 +72,7 @@ def test_yaml_bodies(http: httpx.Client, ns: str) -> None:
 
 
 def test_authentication(apiserver: Any) -> None:
-    with httpx.Client(base_url=apiserver.url, verify=apiserver.ca_file) as anon:
+    with httpx.Client(base_url=apiserver.url, verify=ssl.create_default_context(cafile=apiserver.ca_file)) as anon:
         status(anon.get("/api/v1/pods"), 401, "Unauthorized")
         r = anon.get("/api/v1/pods", headers={"Authorization": "Bearer wrong"})
         status(r, 401, "Unauthorized")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+
 from tests.integration.apiserver.objects import pod
 
 
@@ -159,7 +160,7 @@ def test_binding_and_graceful_delete(http: httpx.Client, ns: str) -> None:
     got = http.get(f"/api/v1/namespaces/{ns}/pods/b").json()
     assert got["metadata"]["deletionTimestamp"] and got["metadata"]["deletionGracePeriodSeconds"] == 30
     # what the kubelet does once containers are gone
-    r = http.delete(f"/api/v1/namespaces/{ns}/pods/b", json={"gracePeriodSeconds": 0})
+    r = http.request("DELETE", f"/api/v1/namespaces/{ns}/pods/b", json={"gracePeriodSeconds": 0})
     assert http.get(f"/api/v1/namespaces/{ns}/pods/b").status_code == 404
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 
 import httpx
-from tests.integration.apiserver.objects import pod
 
+from tests.integration.apiserver.objects import pod
 from tests.util import wait_for
 
 

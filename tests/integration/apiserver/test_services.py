@@ -54,7 +54,8 @@ def test_explicit_cluster_ip_conflict(http: httpx.Client, ns: str) -> None:
     got = http.get(f"{url}/fixed").json()
     got["spec"]["clusterIP"] = "10.96.100.101"
     r = http.put(f"{url}/fixed", json=got)
-    assert r.status_code == 422 and "immutable" in r.json()["message"]
+    assert r.status_code == 422 and "spec.clusterIP" in r.json()["message"]
+    assert http.get(f"{url}/fixed").json()["spec"]["clusterIP"] == "10.96.100.100"
 
 
 def test_concurrent_creates_get_unique_ips(http: httpx.Client, ns: str) -> None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import httpx
+
 from tests.integration.apiserver.objects import pod
 
 
@@ -102,11 +104,11 @@ def test_filtered_watch_translates_entering_and_leaving(http: httpx.Client, ns: 
         assert [e["type"] for e in evs[:2]] == ["ADDED", "DELETED"]
 
 
-def test_old_resource_version_is_gone(apiserver_factory: Any, ns: str) -> None:
+def test_old_resource_version_is_gone(apiserver_factory: Any) -> None:
     small = apiserver_factory("--watch-cache-size", "5")
     with httpx.Client(base_url=small.url, headers={"Authorization": f"Bearer {small.token}"},
-                      verify=small.ca_file, timeout=30) as h:
-        url = f"/api/v1/namespaces/{ns}/pods"
+                      verify=ssl.create_default_context(cafile=small.ca_file), timeout=30) as h:
+        url = "/api/v1/namespaces/default/pods"  # a fresh server with its own etcd prefix
         start = h.post(url, json=pod("g0")).json()["metadata"]["resourceVersion"]
         for i in range(1, 12):
             h.post(url, json=pod(f"g{i}"))
@@ -122,11 +124,11 @@ def test_old_resource_version_is_gone(apiserver_factory: Any, ns: str) -> None:
             assert s.wait(1)[0]["type"] == "DELETED"
 
 
-def test_bookmarks(apiserver_factory: Any, ns: str) -> None:
+def test_bookmarks(apiserver_factory: Any) -> None:
     srv = apiserver_factory("--bookmark-interval", "0.2")
     with httpx.Client(base_url=srv.url, headers={"Authorization": f"Bearer {srv.token}"},
-                      verify=srv.ca_file, timeout=30) as h:
-        url = f"/api/v1/namespaces/{ns}/pods"
+                      verify=ssl.create_default_context(cafile=srv.ca_file), timeout=30) as h:
+        url = "/api/v1/namespaces/default/pods"
         rv = h.get(url).json()["metadata"]["resourceVersion"]
         with watch(h, url, resourceVersion=rv, allowWatchBookmarks="true") as s:
             ev = s.wait(1)[0]

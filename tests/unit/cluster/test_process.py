@@ -68,8 +68,9 @@ def test_stale_pid_file_naming_another_process_is_ignored(tmp_path: Path) -> Non
 
 
 def test_pid_file_of_an_exited_process_is_ignored(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
-                          text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
+    )
     proc = ComponentProcess("minik-test-gone", tmp_path)
     proc.pid_path.parent.mkdir(parents=True)
     proc.pid_path.write_text(done.stdout)
