@@ -191,10 +191,7 @@ def conflict(resource: str, name: str, group: str = "") -> ConflictError:
 def invalid_object(kind: str, name: str, errors: list[FieldError], group: str = "") -> InvalidError:
     """apimachinery's NewInvalid: `Pod "x" is invalid: a: ..., b: ...`."""
     qualified = f"{kind}.{group}" if group else kind
-    if len(errors) == 1:
-        summary = str(errors[0])
-    else:
-        summary = "[" + ", ".join(str(e) for e in errors) + "]"
+    summary = str(errors[0]) if len(errors) == 1 else "[" + ", ".join(str(e) for e in errors) + "]"
     details: dict[str, Any] = {"name": name, "kind": kind,
                                "causes": [e.cause() for e in errors]}
     if group:

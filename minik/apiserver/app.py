@@ -8,7 +8,7 @@ import logging
 import random
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 import yaml
@@ -19,6 +19,7 @@ from minik.api import errors
 from minik.api.labels import SelectorError, from_label_selector
 from minik.api.resources import Resource
 from minik.apiserver import discovery, openapi
+from minik.apiserver.patch import apply_json_patch, apply_merge_patch, apply_strategic_merge_patch
 from minik.apiserver.registry import DeleteOptions, Registry, now_rfc3339
 from minik.apiserver.server import APIServer, Config
 from minik.apiserver.storage import Obj
@@ -237,7 +238,7 @@ def create_app(cfg: Config) -> FastAPI:
                                               label_selector=params.get("labelSelector"),
                                               field_selector=params.get("fieldSelector"))
             return json_response(out)
-        raise errors.MethodNotAllowedError(f"the server does not allow this method on the requested resource")
+        raise errors.MethodNotAllowedError("the server does not allow this method on the requested resource")
 
     async def item(request: Request, reg: Registry, namespace: str | None, name: str, method: str,
                    params: dict[str, str]) -> Response:
@@ -294,10 +295,8 @@ def create_app(cfg: Config) -> FastAPI:
     def scale_of(r: Resource, obj: Obj) -> Obj:
         meta = obj["metadata"]
         selector = ""
-        try:
+        with suppress(SelectorError):
             selector = str(from_label_selector((obj.get("spec") or {}).get("selector")))
-        except SelectorError:
-            pass
         return {"kind": "Scale", "apiVersion": "autoscaling/v1",
                 "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion",
                                                   "creationTimestamp") if k in meta},
@@ -305,8 +304,6 @@ def create_app(cfg: Config) -> FastAPI:
                 "status": {"replicas": (obj.get("status") or {}).get("replicas", 0), "selector": selector}}
 
     async def scale(request: Request, reg: Registry, namespace: str | None, name: str, method: str) -> Response:
-        from minik.apiserver.patch import apply_json_patch, apply_merge_patch, apply_strategic_merge_patch
-
         if method == "GET":
             return json_response(scale_of(reg.resource, await reg.get(namespace, name)))
         if method not in ("PUT", "PATCH"):

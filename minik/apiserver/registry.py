@@ -25,10 +25,10 @@ from minik.api.labels import SelectorError, parse_selector
 from minik.api.names import generate_name
 from minik.api.resources import Resource
 from minik.api.validation import validate
-from minik.apiserver import patch as patching
+from minik.apiserver.patch import apply_json_patch, apply_merge_patch, apply_strategic_merge_patch
 from minik.apiserver.storage import CompactedError, Obj, Storage
 from minik.apiserver.strategy import Strategy
-from minik.apiserver.watchcache import Filter, Watcher, WatchCache
+from minik.apiserver.watchcache import Filter, WatchCache, Watcher
 
 MAX_RETRIES = 30
 SYSTEM_META = ("uid", "creationTimestamp", "generation", "deletionTimestamp",
@@ -332,12 +332,12 @@ class Registry:
 
     def _apply_patch(self, old: Obj, patch_type: str, doc: Any) -> Obj:
         if patch_type == "json":
-            return patching.apply_json_patch(old, doc)
+            return apply_json_patch(old, doc)
         if patch_type == "strategic":
             if not isinstance(doc, dict):
                 raise errors.BadRequestError("strategic merge patch must be a JSON object")
-            return patching.apply_strategic_merge_patch(old, doc, self.resource.kind)
-        return patching.apply_merge_patch(old, doc)
+            return apply_strategic_merge_patch(old, doc, self.resource.kind)
+        return apply_merge_patch(old, doc)
 
     async def _write_update(self, key: str, name: str, new: Obj, old: Obj, revision: int,
                             subresource: str | None, dry_run: bool) -> Obj | None:

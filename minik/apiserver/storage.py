@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
@@ -60,10 +60,31 @@ def encode(obj: Obj) -> bytes:
     return json.dumps(obj, separators=(",", ":")).encode()
 
 
+class CorruptObjectError(Exception):
+    """A stored value is not an object we wrote: reported, never fatal."""
+
+
 def decode(value: bytes, revision: int) -> Obj:
-    obj: Obj = json.loads(value)
+    try:
+        obj = json.loads(value)
+    except ValueError as exc:
+        raise CorruptObjectError(f"stored value at revision {revision} is not JSON: {exc}") from None
+    if not isinstance(obj, dict) or not isinstance(obj.get("metadata", {}), dict):
+        raise CorruptObjectError(f"stored value at revision {revision} is not an object")
     obj.setdefault("metadata", {})["resourceVersion"] = str(revision)
     return obj
+
+
+def decode_all(kvs: Any) -> list[StoredObject]:
+    """Decode a range, skipping (and logging) values that are not objects, so one bad key
+    cannot take a whole list or the watch cache down."""
+    out = []
+    for kv in kvs:
+        try:
+            out.append(StoredObject(decode(kv.value, kv.mod_revision), kv.mod_revision))
+        except CorruptObjectError as exc:
+            log.error("skipping %s: %s", kv.key.decode(errors="replace"), exc)
+    return out
 
 
 def _cmp(key: bytes, target: str, value: int) -> Any:
@@ -137,7 +158,10 @@ class Storage:
         if not resp.kvs:
             return None
         kv = resp.kvs[0]
-        return StoredObject(decode(kv.value, kv.mod_revision), kv.mod_revision)
+        try:
+            return StoredObject(decode(kv.value, kv.mod_revision), kv.mod_revision)
+        except CorruptObjectError as exc:
+            raise errors.InternalError(f"Internal error occurred: {key}: {exc}") from None
 
     async def list(self, prefix: str, *, limit: int = 0, start_key: str | None = None,
                    revision: int = 0) -> ListResult:
@@ -151,17 +175,17 @@ class Storage:
             if "compacted" in str(exc):
                 raise CompactedError(str(exc)) from exc
             raise
-        items = [StoredObject(decode(kv.value, kv.mod_revision), kv.mod_revision) for kv in resp.kvs]
+        items = decode_all(resp.kvs)
         rev = revision or int(resp.header.revision)
         remaining = max(int(resp.count) - len(items), 0)
         return ListResult(items, rev, bool(resp.more), remaining)
 
-    async def keys(self, prefix: str) -> list[str]:
+    async def keys(self, prefix: str) -> Sequence[str]:
         pkey = self._k(prefix)
         resp = await self._range(rpc.RangeRequest(key=pkey, range_end=prefix_range_end(pkey), keys_only=True))
         return [kv.key.decode()[len(self.prefix):] for kv in resp.kvs]
 
-    async def create(self, key: str, obj: Obj, *, claims: list[str] = (),  # type: ignore[assignment]
+    async def create(self, key: str, obj: Obj, *, claims: Sequence[str] = (),
                      ttl: int | None = None) -> tuple[Obj, int] | str:
         """Create key (and claim keys) atomically; returns (obj, rev), or the key that already existed."""
         keys = [key, *claims]
@@ -185,7 +209,7 @@ class Storage:
         return out, rev
 
     async def update(self, key: str, obj: Obj, expected_revision: int, *,
-                     claims: list[str] = (), releases: list[str] = ()) -> tuple[Obj, int] | None:  # type: ignore[assignment]
+                     claims: Sequence[str] = (), releases: Sequence[str] = ()) -> tuple[Obj, int] | None:
         """Compare-and-swap on the mod revision; None when someone else wrote first."""
         compare = [_cmp(self._k(key), "mod", expected_revision)]
         compare += [_cmp(self._k(c), "create", 0) for c in claims]
@@ -201,7 +225,7 @@ class Storage:
         out.setdefault("metadata", {})["resourceVersion"] = str(rev)
         return out, rev
 
-    async def delete(self, key: str, expected_revision: int, *, releases: list[str] = ()) -> int | None:  # type: ignore[assignment]
+    async def delete(self, key: str, expected_revision: int, *, releases: Sequence[str] = ()) -> int | None:
         """Delete if unchanged since expected_revision; returns the deletion revision or None."""
         resp = await self._txn([_cmp(self._k(key), "mod", expected_revision)],
                                [_delete(self._k(key)), *[_delete(self._k(r)) for r in releases]])
@@ -285,7 +309,10 @@ class WatchStream:
                     yield Progress(int(resp.header.revision))
                     continue
                 for ev in resp.events:
-                    yield self._event(ev)
+                    try:
+                        yield self._event(ev)
+                    except CorruptObjectError as exc:
+                        log.error("skipping watch event on %s: %s", ev.kv.key.decode(errors="replace"), exc)
         finally:
             self._requests.put_nowait(None)
             call.cancel()
@@ -294,7 +321,12 @@ class WatchStream:
         st = self.storage
         key = ev.kv.key.decode()[len(st.prefix):]
         pkv = ev.prev_kv
-        prev = decode(pkv.value, pkv.mod_revision) if pkv is not None and pkv.key else None
+        prev = None
+        if pkv is not None and pkv.key:
+            try:
+                prev = decode(pkv.value, pkv.mod_revision)
+            except CorruptObjectError:
+                prev = None
         rev = int(ev.kv.mod_revision)
         if ev.type == rpc.Event.DELETE:
             base = prev or {"metadata": {}}

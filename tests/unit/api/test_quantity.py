@@ -34,7 +34,7 @@ def test_parse_numbers() -> None:
     assert parse_quantity(2) == Decimal(2)
     assert parse_quantity(0.25) == Decimal("0.25")
     assert canonical(0.25) == "250m"
-    assert canonical(1e-05) == "10u"
+    assert canonical(1e-05) == "10e-6"  # repr is "1e-05": the exponent form is kept
     assert parse_quantity(" 1Gi ") == Decimal(2**30)
 
 

@@ -1,0 +1,66 @@
+"""`minictl logs POD [-c C] [-f] [--previous]`: stream pods/log from the apiserver."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import httpx
+
+from minik.api.resources import lookup
+from minik.ctl.cli import Command, Parser
+from minik.ctl.errors import error
+from minik.ctl.session import Session
+
+
+def configure(p: Parser) -> None:
+    p.add_argument("pod", nargs="?", help="POD or pod/POD")
+    p.add_argument("container_arg", nargs="?", help="CONTAINER (same as -c)")
+    p.add_argument("-c", "--container", help="Print the logs of this container")
+    p.add_bool("-f", "--follow", help="Specify if the logs should be streamed.")
+    p.add_bool("-p", "--previous", help="Print the logs for the previous instance of the container.")
+    p.add_argument("--tail", type=int, default=-1, help="Lines of recent log file to display.")
+    p.add_bool("--timestamps", help="Include timestamps on each line in the log output")
+    p.add_argument("--since-time", help="Only return logs after a specific date (RFC3339).")
+    p.add_argument("--limit-bytes", type=int, default=0, help="Maximum bytes of logs to return.")
+
+
+def run(session: Session, args: argparse.Namespace) -> int:
+    if not args.pod:
+        raise error("expected 'logs [-f] [-p] (POD | TYPE/NAME) [-c CONTAINER]'.\nPOD or TYPE/NAME is a "
+                    "required argument for the logs command\nSee 'minictl logs -h' for help and examples")
+    name = args.pod
+    if "/" in name:
+        kind, _, name = name.partition("/")
+        if lookup(kind) != lookup("pods"):
+            raise error(f"cannot get the logs from {kind}: minictl only reads pod logs")
+    pods = lookup("pods")
+    assert pods is not None
+    client = session.client
+    namespace = session.namespace
+    container = args.container or args.container_arg
+    if not container:
+        pod = client.get(pods, name, namespace)
+        names = [str(c.get("name")) for c in (pod.get("spec") or {}).get("containers") or []]
+        if len(names) > 1:
+            print(f'Defaulted container "{names[0]}" out of: {", ".join(names)}', file=sys.stderr)
+        container = names[0] if names else None
+    params = {"container": container, "follow": bool(args.follow) or None,
+              "previous": bool(args.previous) or None, "tailLines": args.tail if args.tail >= 0 else None,
+              "timestamps": bool(args.timestamps) or None, "sinceTime": args.since_time,
+              "limitBytes": args.limit_bytes or None}
+    timeout = httpx.Timeout(client.timeout, read=None) if args.follow else None
+    resp = client.request("GET", pods.path(namespace, name, "log"), params=params, stream=True,
+                          timeout=timeout)
+    try:
+        for chunk in resp.iter_bytes():
+            sys.stdout.buffer.write(chunk)
+            sys.stdout.buffer.flush()
+    except KeyboardInterrupt:
+        return 1
+    finally:
+        resp.close()
+    return 0
+
+
+COMMAND = Command("logs", "Print the logs for a container in a pod", configure, run)
