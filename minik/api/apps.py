@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field
 
 from minik.api.base import K8sModel
@@ -101,3 +103,10 @@ class DaemonSetStatus(K8sModel):
 class DaemonSet(TypedObject):
     spec: DaemonSetSpec = Field(default_factory=DaemonSetSpec)
     status: DaemonSetStatus | None = None
+
+
+class ControllerRevision(TypedObject):
+    """An immutable snapshot of a DaemonSet template, for rollout history and undo."""
+
+    data: dict[str, Any] | None = None
+    revision: int = 0

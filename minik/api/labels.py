@@ -452,9 +452,9 @@ def from_label_selector(sel: Any) -> Selector:
     for expr in match_expressions:
         expr_data = _as_dict(expr)
         op = expr_data.get("operator")
-        if op not in _SELECTOR_OPERATORS:
-            raise SelectorError(f"{_quote(str(op if op is not None else ''))} "
-                                "is not a valid label selector operator")
+        if not isinstance(op, str) or op not in _SELECTOR_OPERATORS:
+            shown = op if isinstance(op, str) else "" if op is None else json.dumps(op)
+            raise SelectorError(f"{_quote(shown)} is not a valid label selector operator")
         key = expr_data.get("key")
         values = expr_data.get("values")
         if not isinstance(key, str):

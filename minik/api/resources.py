@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from minik.api.apps import DaemonSet, Deployment, ReplicaSet
+from minik.api.apps import ControllerRevision, DaemonSet, Deployment, ReplicaSet
 from minik.api.coordination import Lease
 from minik.api.core import Endpoints, Event, Namespace, Node, Pod, Service
 from minik.api.meta import TypedObject
@@ -77,6 +77,8 @@ RESOURCES: tuple[Resource, ...] = (
              ("status", "scale"), ("all",)),
     Resource("apps", "v1", "DaemonSet", "daemonsets", "daemonset", True, DaemonSet, ("ds",),
              ("status",), ("all",)),
+    Resource("apps", "v1", "ControllerRevision", "controllerrevisions", "controllerrevision", True,
+             ControllerRevision),
 )
 
 # `kubectl get all` order: pods, services, daemonsets, deployments, replicasets.

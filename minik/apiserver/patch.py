@@ -550,6 +550,7 @@ def _apply_set_element_order(original: dict[str, Any], patch: dict[str, Any], sc
             continue
         fld = schema.get(name)
         key = fld.merge_key or ""
+        _check_patch_follows_order(patch_list, order, key)
         if fld.merge_key is not None:
             merged = _merge_list(original_list, patch_list, fld)
         else:
@@ -557,6 +558,29 @@ def _apply_set_element_order(original: dict[str, Any], patch: dict[str, Any], sc
         kind = _element_kind(original_list, patch_list)
         patch_items, server_only = _partition(merged, order, key, kind)
         original[name] = _normalize_order(patch_items, server_only, order, original_list, key, kind)
+
+
+def _check_patch_follows_order(patch_list: list[Any], order: list[Any], key: str) -> None:
+    """The patch list must name its items in the same relative order as `$setElementOrder`."""
+    items = [i for i in patch_list if not (isinstance(i, dict) and i.get(_DIRECTIVE) == "delete")]
+    p = o = 0
+    while p < len(items) and o < len(order):
+        item = items[p]
+        if isinstance(item, dict) and _DIRECTIVE in item:
+            p += 1
+            continue
+        if key:
+            for value in (item, order[o]):
+                if not isinstance(value, dict):
+                    raise _bad_arg_type({}, value)
+                if key not in value:
+                    raise _no_merge_key(value, key)
+        if _same(item, order[o], key, "map" if key else "scalar"):
+            p += 1
+        o += 1
+    if p < len(items):
+        raise _BadPatch(f"The order in patch list:\n{_go(patch_list)}\n doesn't match $setElementOrder list:\n"
+                        f"{_go(order)}\n")
 
 
 def _element_kind(*lists: list[Any]) -> str:
@@ -609,7 +633,7 @@ def _merge_list(original: list[Any], patch: list[Any], fld: _Field) -> list[Any]
     else:
         if not key:
             raise _BadPatch("cannot merge lists without merge key")
-        original, patch = _special_elements(original, patch, key)
+        original, patch = _special_elements(original, patch, key, fld.schema)
         merged = list(original)
         for element in patch:
             if key not in element:
@@ -623,7 +647,8 @@ def _merge_list(original: list[Any], patch: list[Any], fld: _Field) -> list[Any]
     return _normalize_order(patch_items, server_only, patch, original, key, kind)
 
 
-def _special_elements(original: list[Any], patch: list[Any], key: str) -> tuple[list[Any], list[Any]]:
+def _special_elements(original: list[Any], patch: list[Any], key: str,
+                      schema: _Schema) -> tuple[list[Any], list[Any]]:
     """Apply `$patch` list elements: delete by merge key, or replace the whole list."""
     plain: list[Any] = []
     replace = False
@@ -643,7 +668,7 @@ def _special_elements(original: list[Any], patch: list[Any], key: str) -> tuple[
         else:
             raise _BadPatch(f"unknown patch type: {_go(directive)} in map: {_go(element)}")
     if replace:
-        return [_merge_map({}, e, _Schema()) for e in plain], []
+        return [_merge_map({}, e, schema) for e in plain], []
     return original, plain
 
 

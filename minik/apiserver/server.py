@@ -63,7 +63,7 @@ class APIServer:
             return ServiceStrategy(r, self.ips, self.ports)
         if r.plural == "namespaces":
             return NamespaceStrategy(r)
-        if r.plural in ("endpoints", "events", "leases"):
+        if r.plural in ("endpoints", "events", "leases", "controllerrevisions"):
             return StatuslessStrategy(r)
         return Strategy(r)
 
