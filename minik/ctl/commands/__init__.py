@@ -1,0 +1,29 @@
+"""Every minictl command, by name (two-word names for `config` subcommands)."""
+
+from __future__ import annotations
+
+from minik.ctl.cli import Command
+from minik.ctl.commands import (
+    api_resources,
+    apply,
+    cluster_info,
+    config,
+    create,
+    delete,
+    describe,
+    get,
+    label,
+    logs,
+    replace,
+    scale,
+    version,
+)
+
+COMMANDS: dict[str, Command] = {
+    c.name: c
+    for c in (
+        get.COMMAND, describe.COMMAND, apply.COMMAND, create.COMMAND, replace.COMMAND, delete.COMMAND,
+        label.LABEL, label.ANNOTATE, scale.COMMAND, logs.COMMAND, *config.COMMANDS, version.COMMAND,
+        api_resources.API_RESOURCES, api_resources.API_VERSIONS, cluster_info.COMMAND,
+    )
+}

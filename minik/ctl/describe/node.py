@@ -87,8 +87,9 @@ def _node_resources(w: PrefixWriter, pods: list[Obj], node: Obj, now: datetime) 
         w.write(1, f"{name}\t{reqs.get(name, ZERO)}\t{limits.get(name, ZERO)}\n")
 
 
-def describe_node(node: Obj, pods: list[Obj] | None, events: list[Obj] | None, lease: Obj | None,
+def describe_node(node: Obj, pods: list[Obj] | None, events: list[Obj] | None, lease: Obj | str,
                   now: datetime) -> str:
+    """`lease` is the node's Lease, or the error text kubectl shows when it could not be read."""
     meta, spec, status = node.get("metadata") or {}, node.get("spec") or {}, node.get("status") or {}
     w = PrefixWriter()
     w.write(0, f"Name:\t{meta.get('name', '')}\n")
@@ -98,13 +99,15 @@ def describe_node(node: Obj, pods: list[Obj] | None, events: list[Obj] | None, l
     w.write(0, f"CreationTimestamp:\t{rfc1123z(meta.get('creationTimestamp'))}\n")
     taints_multiline(w, "Taints", spec.get("taints"))
     w.write(0, f"Unschedulable:\t{'true' if spec.get('unschedulable') else 'false'}\n")
-    w.write(0, "Lease:\n")
-    lease_spec = (lease or {}).get("spec") or {}
-    w.write(1, f"HolderIdentity:\t{lease_spec.get('holderIdentity') or '<unset>'}\n")
-    acquire = lease_spec.get("acquireTime")
-    renew = lease_spec.get("renewTime")
-    w.write(1, f"AcquireTime:\t{rfc1123z(acquire) if acquire else '<unset>'}\n")
-    w.write(1, f"RenewTime:\t{rfc1123z(renew) if renew else '<unset>'}\n")
+    if isinstance(lease, str):
+        w.write(0, f"Lease:\tFailed to get lease: {lease}\n")
+    else:
+        lease_spec = lease.get("spec") or {}
+        acquire, renew = lease_spec.get("acquireTime"), lease_spec.get("renewTime")
+        w.write(0, "Lease:\n")
+        w.write(1, f"HolderIdentity:\t{lease_spec.get('holderIdentity') or '<unset>'}\n")
+        w.write(1, f"AcquireTime:\t{rfc1123z(acquire) if acquire else '<unset>'}\n")
+        w.write(1, f"RenewTime:\t{rfc1123z(renew) if renew else '<unset>'}\n")
     conditions = status.get("conditions") or []
     if conditions:
         w.write(0, "Conditions:\n  Type\tStatus\tLastHeartbeatTime\tLastTransitionTime\tReason\tMessage\n")

@@ -241,6 +241,14 @@ def test_kubectl_apply_body_with_set_element_order() -> None:
     assert names(removed["spec"]["containers"]) == ["d"]
 
 
+def test_patch_list_must_follow_set_element_order() -> None:
+    with pytest.raises(BadRequestError) as err:
+        smp({"spec": {"$setElementOrder/containers": [{"name": "c"}, {"name": "d"}],
+                      "containers": [{"name": "d", "image": "1"}, {"name": "c", "image": "2"}]}})
+    assert err.value.message == ("The order in patch list:\n[map[image:1 name:d] map[image:2 name:c]]\n "
+                                 "doesn't match $setElementOrder list:\n[map[name:c] map[name:d]]\n")
+
+
 def test_finalizers_are_a_merged_set() -> None:
     assert smp({"metadata": {"finalizers": ["d"]}})["metadata"]["finalizers"] == ["d", "a", "b", "c"]
     assert smp({"metadata": {"finalizers": ["b", "e"]}})["metadata"]["finalizers"] == ["a", "b", "e", "c"]

@@ -1,0 +1,145 @@
+"""minictl's entry point: find the command, parse its flags, run it, and report errors like kubectl.
+
+No Python traceback ever reaches the user: API errors print as `Error from server (...)`,
+connection failures as kubectl's connection messages, anything else as `error: ...`; exit code 1.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+
+from minik.api.errors import StatusError
+from minik.client.kubeconfig import ConfigError
+from minik.client.rest import ConnectionFailed
+from minik.ctl.cli import GLOBAL_VALUE_FLAGS, Command
+from minik.ctl.commands import COMMANDS
+from minik.ctl.errors import CtlError, format_status_error
+from minik.ctl.session import Session
+
+USAGE = """minictl controls a minik (Kubernetes-compatible) cluster, like kubectl.
+
+Basic Commands:
+  create          Create a resource from a file or from stdin
+  get             Display one or many resources
+  delete          Delete resources by file names, stdin, resources and names, or by label selector
+
+Deploy Commands:
+  scale           Set a new size for a deployment or replica set
+
+Troubleshooting and Debugging Commands:
+  describe        Show details of a specific resource or group of resources
+  logs            Print the logs for a container in a pod
+
+Advanced Commands:
+  apply           Apply a configuration to a resource by file name or stdin
+  replace         Replace a resource by file name or stdin
+
+Settings Commands:
+  label           Update the labels on a resource
+  annotate        Update the annotations on a resource
+
+Other Commands:
+  api-resources   Print the supported API resources on the server
+  api-versions    Print the supported API versions on the server
+  cluster-info    Display cluster information
+  config          Modify kubeconfig files (view, get-contexts, current-context, use-context, set-context)
+  version         Print the client and server version information
+
+Usage:
+  minictl [flags] [options]
+
+Use "minictl <command> --help" for more information about a given command.
+"""
+
+
+def find_command(argv: list[str]) -> tuple[Command | None, list[str]]:
+    """The command named in argv (flags may come first) and the remaining arguments."""
+    words: list[int] = []
+    i = 0
+    while i < len(argv):
+        tok = argv[i]
+        if tok == "--":
+            break
+        if tok.startswith("-"):
+            if tok in GLOBAL_VALUE_FLAGS:
+                i += 1
+            i += 1
+            continue
+        words.append(i)
+        if len(words) == 2 or argv[words[0]] != "config":
+            break
+        i += 1
+    if not words:
+        return None, argv
+    first = argv[words[0]]
+    if first == "config":
+        if len(words) < 2:
+            raise CtlError(_config_usage())
+        name = f"config {argv[words[1]]}"
+        if name not in COMMANDS:
+            raise CtlError(f'error: unknown command "{argv[words[1]]}" for "minictl config"\n'
+                           "Run 'minictl config --help' for usage.")
+        rest = [a for j, a in enumerate(argv) if j not in words[:2]]
+        return COMMANDS[name], rest
+    if first not in COMMANDS:
+        raise CtlError(f'error: unknown command "{first}" for "minictl"\nRun \'minictl --help\' for usage.')
+    return COMMANDS[first], [a for j, a in enumerate(argv) if j != words[0]]
+
+
+def _config_usage() -> str:
+    names = sorted(n.split(" ", 1)[1] for n in COMMANDS if n.startswith("config "))
+    return "Modify kubeconfig files.\n\nAvailable Commands:\n" + "".join(f"  {n}\n" for n in names) + \
+        "\nUsage:\n  minictl config SUBCOMMAND [options]"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else list(argv)
+    session: Session | None = None
+    try:
+        if not args or args[0] in ("-h", "--help", "help"):
+            sys.stdout.write(USAGE)
+            return 0
+        command, rest = find_command(args)
+        if command is None:
+            sys.stdout.write(USAGE)
+            return 0
+        parsed = command.parser().parse(rest)
+        session = Session.from_args(parsed)
+        return command.run(session, parsed)
+    except CtlError as e:
+        _stderr(e.message)
+        return e.code
+    except StatusError as e:
+        _stderr(format_status_error(e))
+        return 1
+    except ConnectionFailed as e:
+        _stderr(e.message)
+        return 1
+    except ConfigError as e:
+        _stderr(f"error: {e}")
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 1
+    except SystemExit as e:  # argparse --help
+        return int(e.code or 0) if isinstance(e.code, int | None) else 1
+    except Exception as e:  # noqa: BLE001 - the last line of defence against tracebacks
+        _stderr(f"error: {e}")
+        return 1
+    finally:
+        if session is not None:
+            session.close()
+        with contextlib.suppress(BrokenPipeError, ValueError):
+            sys.stdout.flush()
+
+
+def _stderr(message: str) -> None:
+    sys.stdout.flush()
+    sys.stderr.write(message if message.endswith("\n") else message + "\n")
+    sys.stderr.flush()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
