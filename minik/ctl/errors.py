@@ -67,7 +67,36 @@ def format_status_error(err: StatusError) -> str:
     return f"Error from server: {err.message}"
 
 
-def aggregate(messages: list[str]) -> CtlError:
-    """utilerrors.Aggregate as CheckErr prints it: one standard message per line."""
-    return CtlError("\n".join(messages))
 
+class Errors:
+    """Errors collected while visiting objects (kubectl's ContinueOnError), reported at the end.
+
+    One error prints as CheckErr prints it (`error: ...` for client-side ones); several print one per
+    line without the prefix, as kubectl prints an aggregate.
+    """
+
+    def __init__(self) -> None:
+        self.items: list[tuple[str, bool]] = []
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+    def status(self, err: StatusError) -> None:
+        self.items.append((format_status_error(err), False))
+
+    def plain(self, message: str) -> None:
+        self.items.append((message.removeprefix("error: "), True))
+
+    def ctl(self, err: CtlError) -> None:
+        if err.message.startswith("error: "):
+            self.plain(err.message)
+        else:
+            self.items.append((err.message, False))
+
+    def raise_any(self) -> None:
+        if not self.items:
+            return
+        if len(self.items) == 1:
+            message, plain = self.items[0]
+            raise CtlError(f"error: {message}" if plain else message)
+        raise CtlError("\n".join(message for message, _ in self.items))

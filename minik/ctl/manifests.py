@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from minik.api.resources import Resource
-from minik.ctl.errors import CtlError, error
+from minik.ctl.errors import CtlError, Errors, error
 from minik.ctl.resources import object_ref, resolve_kind
 
 FILE_EXTENSIONS = (".json", ".yaml", ".yml")
@@ -190,20 +190,26 @@ class Info:
         return object_ref(self.resource, self.name)
 
 
-def resolve_infos(manifests: list[Manifest], namespace: str, enforce_namespace: bool) -> list[Info]:
-    """Namespace from the object, else -n / the context's; a conflicting -n is kubectl's error."""
+def resolve_infos(manifests: list[Manifest], namespace: str, enforce_namespace: bool,
+                  errors: Errors) -> list[Info]:
+    """Namespace from the object, else -n / the context's. Objects kubectl would refuse (unknown kind,
+    a namespace other than an explicit -n) are reported in `errors` and skipped."""
     infos: list[Info] = []
     for m in manifests:
         meta = m.obj.get("metadata") or {}
         name = str(meta.get("name") or "")
         obj_ns = str(meta.get("namespace") or "")
-        r = resolve_kind(str(m.obj["apiVersion"]), str(m.obj["kind"]), name, obj_ns, m.source)
+        try:
+            r = resolve_kind(str(m.obj["apiVersion"]), str(m.obj["kind"]), name, obj_ns, m.source)
+        except CtlError as e:
+            errors.ctl(e)
+            continue
         ns: str | None = None
         if r.namespaced:
             if obj_ns and enforce_namespace and obj_ns != namespace:
-                raise error(f'the namespace from the provided object "{obj_ns}" does not match the '
-                            f'namespace "{namespace}". You must pass \'--namespace={obj_ns}\' to perform '
-                            "this operation.")
+                errors.plain(f'the namespace from the provided object "{obj_ns}" does not match the namespace '
+                             f'"{namespace}". You must pass \'--namespace={obj_ns}\' to perform this operation.')
+                continue
             ns = obj_ns or namespace
             m.obj.setdefault("metadata", {})["namespace"] = ns
         infos.append(Info(m.obj, m.source, r, ns, name))

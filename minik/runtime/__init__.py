@@ -1,0 +1,1 @@
+"""The runtime package: pods, containers and images on one node (CRI-shaped)."""

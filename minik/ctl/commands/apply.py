@@ -11,7 +11,7 @@ import sys
 
 from minik.api.errors import NotFoundError, StatusError
 from minik.ctl.cli import Command, Parser, add_dry_run_flag, add_filename_flags, dry_run_suffix
-from minik.ctl.errors import CtlError, aggregate, error, format_status_error, with_source
+from minik.ctl.errors import CtlError, Errors, error, with_source
 from minik.ctl.manifests import Info, read_manifests, resolve_infos
 from minik.ctl.session import Session
 from minik.ctl.threeway import LAST_APPLIED, original_configuration, three_way_patch, with_last_applied
@@ -30,22 +30,21 @@ def run(session: Session, args: argparse.Namespace) -> int:
         raise error("--dry-run=server is not supported by minictl; use --dry-run=client")
     if args.output not in (None, "name"):
         raise error(f"unexpected -o output mode: {args.output}. We only support '-o name'")
+    errors = Errors()
     infos = resolve_infos(read_manifests(args.filename, args.recursive), session.namespace,
-                          session.explicit_namespace)
-    errors: list[str] = []
+                          session.explicit_namespace, errors)
     for info in infos:
         try:
             verb = apply_one(session, info, args.dry_run)
         except StatusError as e:
-            errors.append(format_status_error(e))
+            errors.status(e)
             continue
         except CtlError as e:
-            errors.append(e.message)
+            errors.ctl(e)
             continue
         line = info.ref if args.output == "name" else f"{info.ref} {verb}{dry_run_suffix(args.dry_run)}"
         print(line, flush=True)
-    if errors:
-        raise aggregate(errors)
+    errors.raise_any()
     return 0
 
 

@@ -7,7 +7,7 @@ import argparse
 from minik.api.errors import StatusError
 from minik.api.resources import lookup
 from minik.ctl.cli import Command, Parser, add_dry_run_flag, add_filename_flags, dry_run_suffix
-from minik.ctl.errors import aggregate, error, format_status_error, with_source
+from minik.ctl.errors import Errors, error, with_source
 from minik.ctl.manifests import read_manifests, resolve_infos
 from minik.ctl.resources import object_ref
 from minik.ctl.session import Session
@@ -27,20 +27,19 @@ def run(session: Session, args: argparse.Namespace) -> int:
         return _create_namespace(session, args)
     if not args.filename:
         raise error("must specify one of -f and -k")
+    errors = Errors()
     infos = resolve_infos(read_manifests(args.filename, args.recursive), session.namespace,
-                          session.explicit_namespace)
-    errors: list[str] = []
+                          session.explicit_namespace, errors)
     for info in infos:
         obj = with_last_applied(info.obj) if args.save_config else info.obj
         if args.dry_run != "client":
             try:
                 session.client.create(info.resource, obj, info.namespace)
             except StatusError as e:
-                errors.append(format_status_error(with_source("creating", info.source, e)))
+                errors.status(with_source("creating", info.source, e))
                 continue
         _report(info.ref, args)
-    if errors:
-        raise aggregate(errors)
+    errors.raise_any()
     return 0
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from minik.api.errors import NotFoundError, StatusError
 from minik.api.resources import Resource
 from minik.ctl.cli import Command, Parser, add_dry_run_flag, add_filename_flags
-from minik.ctl.errors import aggregate, error, format_status_error, with_source
+from minik.ctl.errors import Errors, error, with_source
 from minik.ctl.manifests import read_manifests, resolve_infos
 from minik.ctl.resources import kind_string, parse_targets, require_targets
 from minik.ctl.session import Session, parse_timeout
@@ -63,10 +63,10 @@ def _grace_period(args: argparse.Namespace) -> int:
     return grace
 
 
-def _victims(session: Session, args: argparse.Namespace) -> list[_Victim]:
+def _victims(session: Session, args: argparse.Namespace, errors: Errors) -> list[_Victim]:
     if args.filename:
         infos = resolve_infos(read_manifests(args.filename, args.recursive), session.namespace,
-                              session.explicit_namespace)
+                              session.explicit_namespace, errors)
         return [_Victim(i.resource, i.namespace, i.name, i.source) for i in infos]
     victims: list[_Victim] = []
     namespace = None if args.all_namespaces else session.namespace
@@ -104,9 +104,9 @@ def run(session: Session, args: argparse.Namespace) -> int:
         print("Warning: Immediate deletion does not wait for confirmation that the running resource has been "
               "terminated. The resource may continue to run on the cluster indefinitely.", file=sys.stderr)
     ignore_not_found = bool(args.ignore_not_found) or bool(args.all or args.selector or args.field_selector)
-    victims = _victims(session, args)
+    errors = Errors()
+    victims = _victims(session, args, errors)
     client = session.client
-    errors: list[str] = []
     deleted: list[tuple[_Victim, str]] = []
     for v in victims:
         if args.dry_run != "client":
@@ -115,10 +115,10 @@ def run(session: Session, args: argparse.Namespace) -> int:
                                      grace_period_seconds=grace if grace >= 0 else None)
             except NotFoundError as e:
                 if not ignore_not_found:
-                    errors.append(format_status_error(with_source("deleting", v.source, e)))
+                    errors.status(with_source("deleting", v.source, e))
                 continue
             except StatusError as e:
-                errors.append(format_status_error(with_source("deleting", v.source, e)))
+                errors.status(with_source("deleting", v.source, e))
                 continue
             uid = str(((resp.get("metadata") or {}).get("uid")) or ((resp.get("details") or {}).get("uid"))
                       or "")
@@ -128,8 +128,7 @@ def run(session: Session, args: argparse.Namespace) -> int:
         print("No resources found")
     if args.wait and deleted and args.dry_run == "none":
         _wait_deleted(session, deleted, parse_timeout(args.timeout) or 0.0)
-    if errors:
-        raise aggregate(errors)
+    errors.raise_any()
     return 0
 
 

@@ -21,7 +21,7 @@ from minik.ctl.describe.generic import describe_generic, describe_namespace
 from minik.ctl.describe.node import describe_node
 from minik.ctl.describe.pod import describe_pod
 from minik.ctl.describe.service import describe_endpoints, describe_service
-from minik.ctl.errors import aggregate, error, format_status_error
+from minik.ctl.errors import Errors, error
 from minik.ctl.manifests import read_manifests, resolve_infos
 from minik.ctl.resources import parse_targets
 from minik.ctl.session import Session
@@ -170,19 +170,20 @@ def _revision(rs: Obj) -> int:
         return 0
 
 
-def _objects(session: Session, args: argparse.Namespace) -> tuple[list[tuple[Resource, Obj]], list[str]]:
+def _objects(session: Session, args: argparse.Namespace, errors: Errors) -> tuple[list[tuple[Resource, Obj]], bool]:
+    """What to describe, and whether the names were prefix matches (errors are collected)."""
     client = session.client
     found: list[tuple[Resource, Obj]] = []
-    errors: list[str] = []
+    prefixed = False
     if args.filename:
         infos = resolve_infos(read_manifests(args.filename, args.recursive), session.namespace,
-                              session.explicit_namespace)
+                              session.explicit_namespace, errors)
         for info in infos:
             try:
                 found.append((info.resource, client.get(info.resource, info.name, info.namespace)))
             except StatusError as e:
-                errors.append(format_status_error(e))
-        return found, errors
+                errors.status(e)
+        return found, False
     if not args.args:
         raise error("You must specify the type of resource to describe. Use \"minictl api-resources\" for a "
                     "complete list of supported resources.")
@@ -205,11 +206,12 @@ def _objects(session: Session, args: argparse.Namespace) -> tuple[list[tuple[Res
                     matches = [i for i in sorted(items, key=_sort_key)
                                if str((i.get("metadata") or {}).get("name", "")).startswith(name)]
                 if not matches:
-                    errors.append(format_status_error(e))
+                    errors.status(e)
+                prefixed = prefixed or bool(matches)
                 found.extend((r, m) for m in matches)
             except StatusError as e:
-                errors.append(format_status_error(e))
-    return found, errors
+                errors.status(e)
+    return found, prefixed
 
 
 def _sort_key(obj: Obj) -> tuple[str, str]:
@@ -218,12 +220,17 @@ def _sort_key(obj: Obj) -> tuple[str, str]:
 
 
 def run(session: Session, args: argparse.Namespace) -> int:
-    found, errors = _objects(session, args)
-    describer = Describer(session, bool(args.show_events))
+    errors = Errors()
+    found, prefixed = _objects(session, args, errors)
+    # kubectl's DescribeMatchingResources: no events, each description followed by a newline.
+    describer = Describer(session, bool(args.show_events) and not prefixed)
     first = True
     for r, obj in found:
         text = describer.describe(r, obj)
-        sys.stdout.write(text if first else "\n\n" + text)
+        if prefixed:
+            sys.stdout.write(text + "\n")
+        else:
+            sys.stdout.write(text if first else "\n\n" + text)
         sys.stdout.flush()
         first = False
     if not found and not errors:
@@ -231,8 +238,7 @@ def run(session: Session, args: argparse.Namespace) -> int:
             print("No resources found", file=sys.stderr)
         else:
             print(f"No resources found in {session.namespace} namespace.", file=sys.stderr)
-    if errors:
-        raise aggregate(errors)
+    errors.raise_any()
     return 0
 
 

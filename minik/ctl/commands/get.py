@@ -12,8 +12,8 @@ from minik.api.resources import Resource
 from minik.apiserver.printers import to_table
 from minik.client.rest import ConnectionFailed
 from minik.ctl.cli import Command, Parser, add_filename_flags
-from minik.ctl.errors import CtlError, aggregate, error, format_status_error, with_source
-from minik.ctl.manifests import read_manifests
+from minik.ctl.errors import CtlError, Errors, error, with_source
+from minik.ctl.manifests import read_manifests, resolve_infos
 from minik.ctl.output import (
     OutputFormat,
     TablePrinter,
@@ -28,7 +28,6 @@ from minik.ctl.resources import (
     multiple_types_requested,
     object_ref,
     parse_targets,
-    resolve_kind,
 )
 from minik.ctl.session import Session
 from minik.ctl.tabwriter import kubectl_table_writer
@@ -82,19 +81,14 @@ class _Tracking:
         return len(text)
 
 
-def _requests(session: Session, args: argparse.Namespace) -> tuple[list[_Request], bool]:
+def _requests(session: Session, args: argparse.Namespace, errors: Errors) -> tuple[list[_Request], bool]:
     """The fetches to make, and whether the user named exactly one object (singleItemImplied)."""
     all_ns = bool(args.all_namespaces)
     namespace = None if all_ns else session.namespace
     if args.filename:
-        manifests = read_manifests(args.filename, args.recursive)
-        out = []
-        for m in manifests:
-            meta = m.obj.get("metadata") or {}
-            r = resolve_kind(str(m.obj.get("apiVersion")), str(m.obj.get("kind")), str(meta.get("name", "")),
-                             str(meta.get("namespace", "")), m.source)
-            ns = str(meta.get("namespace") or session.namespace) if r.namespaced else None
-            out.append(_Request(r, str(meta.get("name", "")), ns, m.source))
+        infos = resolve_infos(read_manifests(args.filename, args.recursive), session.namespace,
+                              session.explicit_namespace, errors)
+        out = [_Request(i.resource, i.name, i.namespace, i.source) for i in infos]
         return out, len(out) == 1 and len(args.filename) == 1
     if not args.args:
         raise CtlError("You must specify the type of resource to get. Use \"minictl api-resources\" for a "
@@ -125,10 +119,14 @@ def run(session: Session, args: argparse.Namespace) -> int:
         raise error("--output-watch-events option can only be used with --watch or --watch-only")
     if args.watch or args.watch_only:
         return _watch(session, args, fmt)
-    requests, single = _requests(session, args)
+    errors = Errors()
+    requests, single = _requests(session, args, errors)
     if fmt.human:
-        return _print_tables(session, args, fmt, requests)
-    return _print_generic(session, args, fmt, requests, single)
+        _print_tables(session, args, fmt, requests, errors)
+    else:
+        _print_generic(session, args, fmt, requests, single, errors)
+    errors.raise_any()
+    return 0
 
 
 def _label_columns(values: list[str]) -> list[str]:
@@ -145,9 +143,8 @@ def _printer(args: argparse.Namespace, fmt: OutputFormat, tw: Any, r: Resource,
 
 
 def _print_tables(session: Session, args: argparse.Namespace, fmt: OutputFormat,
-                  requests: list[_Request]) -> int:
+                  requests: list[_Request], errors: Errors) -> None:
     client = session.client
-    errors: list[str] = []
     tables: list[tuple[Resource, Obj]] = []
     for req in requests:
         try:
@@ -155,10 +152,10 @@ def _print_tables(session: Session, args: argparse.Namespace, fmt: OutputFormat,
                                  field_selector=args.field_selector, include_object=bool(args.sort_by))
         except NotFoundError as e:
             if not args.ignore_not_found:
-                errors.append(format_status_error(_with_source(e, req.source)))
+                errors.status(_with_source(e, req.source))
             continue
         except StatusError as e:
-            errors.append(format_status_error(e))
+            errors.status(e)
             continue
         tables.append((req.resource, table))
     with_kind = multiple_types_requested(args.args) or len({r for r, _ in tables}) > 1
@@ -184,9 +181,6 @@ def _print_tables(session: Session, args: argparse.Namespace, fmt: OutputFormat,
             print(f"No resources found in {session.namespace} namespace.", file=sys.stderr)
         else:
             print("No resources found", file=sys.stderr)
-    if errors:
-        raise aggregate(errors)
-    return 0
 
 
 def _with_source(err: StatusError, source: str) -> StatusError:
@@ -194,9 +188,8 @@ def _with_source(err: StatusError, source: str) -> StatusError:
 
 
 def _print_generic(session: Session, args: argparse.Namespace, fmt: OutputFormat,
-                   requests: list[_Request], single: bool) -> int:
+                   requests: list[_Request], single: bool, errors: Errors) -> None:
     client = session.client
-    errors: list[str] = []
     objects: list[Obj] = []
     refs: dict[int, str] = {}
     for req in requests:
@@ -211,7 +204,7 @@ def _print_generic(session: Session, args: argparse.Namespace, fmt: OutputFormat
             if single and not args.ignore_not_found:
                 raise
             if not args.ignore_not_found:
-                errors.append(format_status_error(e))
+                errors.status(e)
             continue
         for obj in found:
             refs[id(obj)] = object_ref(req.resource, str((obj.get("metadata") or {}).get("name", "")))
@@ -221,16 +214,15 @@ def _print_generic(session: Session, args: argparse.Namespace, fmt: OutputFormat
     if not (single and not objects):
         print_objects(fmt, objects, single, sys.stdout, no_headers=bool(args.no_headers),
                       ref=lambda o: refs.get(id(o), ""))
-    if errors:
-        raise aggregate(errors)
-    return 0
 
 
 def _watch(session: Session, args: argparse.Namespace, fmt: OutputFormat) -> int:
     """List (unless --watch-only), then print one row per watch event until interrupted."""
     if args.sort_by:
         print("warning: --watch or --watch-only requested, --sort-by will be ignored", file=sys.stderr)
-    requests, _ = _requests(session, args)
+    errors = Errors()
+    requests, _ = _requests(session, args, errors)
+    errors.raise_any()
     if len({r.resource for r in requests}) > 1 or len(requests) > 1:
         raise error("watch is only supported on individual resources and resource collections - more than 1 "
                     "resource was found")

@@ -16,7 +16,7 @@ from minik.api.errors import StatusError
 from minik.api.resources import Resource
 from minik.ctl.cli import Command, Parser, add_dry_run_flag, add_filename_flags, dry_run_suffix
 from minik.ctl.encoding import go_json_compact
-from minik.ctl.errors import CtlError, aggregate, error, format_status_error
+from minik.ctl.errors import CtlError, Errors, error
 from minik.ctl.manifests import read_manifests, resolve_infos
 from minik.ctl.output import parse_output, print_objects
 from minik.ctl.resources import object_ref, parse_targets
@@ -146,10 +146,10 @@ class _Target:
     name: str
 
 
-def _targets(session: Session, args: argparse.Namespace, resources: list[str]) -> list[_Target]:
+def _targets(session: Session, args: argparse.Namespace, resources: list[str], errors: Errors) -> list[_Target]:
     if args.filename:
         infos = resolve_infos(read_manifests(args.filename, args.recursive), session.namespace,
-                              session.explicit_namespace)
+                              session.explicit_namespace, errors)
         return [_Target(i.resource, i.namespace, i.name) for i in infos]
     out: list[_Target] = []
     namespace = None if args.all_namespaces else session.namespace
@@ -188,12 +188,12 @@ def run_edit(session: Session, args: argparse.Namespace, pair_type: str) -> int:
                     + ", ".join(both))
     fmt = parse_output(args.output) if args.output and args.output != "name" else None
     client = session.client
-    errors: list[str] = []
-    for target in _targets(session, args, changes.resources):
+    errors = Errors()
+    for target in _targets(session, args, changes.resources, errors):
         try:
             obj = client.get(target.resource, target.name, target.namespace)
         except StatusError as e:
-            errors.append(format_status_error(e))
+            errors.status(e)
             continue
         meta = obj.get("metadata") or {}
         current = dict(meta.get(field_name) or {})
@@ -204,7 +204,7 @@ def run_edit(session: Session, args: argparse.Namespace, pair_type: str) -> int:
         try:
             updated = apply_changes(current, changes, bool(args.overwrite), pair_type)
         except CtlError as e:
-            errors.append(e.message)
+            errors.ctl(e)
             continue
         after = {**obj, "metadata": {**meta, field_name: updated}}
         patch = merge_patch(field_name, current, updated)
@@ -213,7 +213,7 @@ def run_edit(session: Session, args: argparse.Namespace, pair_type: str) -> int:
             try:
                 result = client.patch(target.resource, target.name, patch, target.namespace)
             except StatusError as e:
-                errors.append(format_status_error(e))
+                errors.status(e)
                 continue
         ref = object_ref(target.resource, target.name)
         if fmt is not None:
@@ -223,10 +223,7 @@ def run_edit(session: Session, args: argparse.Namespace, pair_type: str) -> int:
         else:
             verb = label_message(obj, after, bool(args.overwrite)) if pair_type == "label" else "annotated"
             print(f"{ref} {verb}{dry_run_suffix(args.dry_run)}", flush=True)
-    if errors:
-        if len(errors) == 1:
-            raise CtlError(errors[0])
-        raise aggregate([e.removeprefix("error: ") for e in errors])
+    errors.raise_any()
     return 0
 
 

@@ -6,7 +6,7 @@ import argparse
 
 from minik.api.errors import StatusError
 from minik.ctl.cli import Command, Parser, add_dry_run_flag, add_filename_flags, dry_run_suffix
-from minik.ctl.errors import aggregate, error, format_status_error, with_source
+from minik.ctl.errors import Errors, error, with_source
 from minik.ctl.manifests import read_manifests, resolve_infos
 from minik.ctl.session import Session
 
@@ -20,10 +20,10 @@ def configure(p: Parser) -> None:
 def run(session: Session, args: argparse.Namespace) -> int:
     if not args.filename:
         raise error("must specify --filename to replace")
+    errors = Errors()
     infos = resolve_infos(read_manifests(args.filename, args.recursive), session.namespace,
-                          session.explicit_namespace)
+                          session.explicit_namespace, errors)
     client = session.client
-    errors: list[str] = []
     for info in infos:
         try:
             meta = info.obj.setdefault("metadata", {})
@@ -33,12 +33,11 @@ def run(session: Session, args: argparse.Namespace) -> int:
             if args.dry_run != "client":
                 client.update(info.resource, info.obj)
         except StatusError as e:
-            errors.append(format_status_error(with_source("replacing", info.source, e)))
+            errors.status(with_source("replacing", info.source, e))
             continue
         print(info.ref if args.output == "name" else f"{info.ref} replaced{dry_run_suffix(args.dry_run)}",
               flush=True)
-    if errors:
-        raise aggregate(errors)
+    errors.raise_any()
     return 0
 
 

@@ -7,7 +7,7 @@ import argparse
 from minik.api.errors import NotFoundError, StatusError
 from minik.api.resources import Resource
 from minik.ctl.cli import Command, Parser, add_dry_run_flag, add_filename_flags, dry_run_suffix
-from minik.ctl.errors import aggregate, error, format_status_error
+from minik.ctl.errors import CtlError, Errors, error
 from minik.ctl.manifests import read_manifests, resolve_infos
 from minik.ctl.resources import object_ref, parse_targets
 from minik.ctl.session import Session
@@ -33,9 +33,10 @@ def run(session: Session, args: argparse.Namespace) -> int:
         raise error("You must provide one or more resources by argument or filename.")
     client = session.client
     targets: list[tuple[Resource, str, str | None]] = []
+    errors = Errors()
     if args.filename:
         for info in resolve_infos(read_manifests(args.filename, args.recursive), session.namespace,
-                                  session.explicit_namespace):
+                                  session.explicit_namespace, errors):
             targets.append((info.resource, info.name, info.namespace))
     for t in parse_targets(args.args):
         ns = session.namespace if t.resource.namespaced else None
@@ -46,7 +47,6 @@ def run(session: Session, args: argparse.Namespace) -> int:
             targets.extend((t.resource, str((i.get("metadata") or {}).get("name")), ns) for i in items)
         else:
             raise error("resource(s) were provided, but no name was specified")
-    errors: list[str] = []
     for r, name, ns in targets:
         try:
             if "scale" not in r.subresources:
@@ -62,12 +62,14 @@ def run(session: Session, args: argparse.Namespace) -> int:
                     body["metadata"] = {"resourceVersion": args.resource_version}
                 client.patch(r, name, body, ns, patch_type="merge", subresource="scale")
         except StatusError as e:
-            errors.append(format_status_error(e))
+            errors.status(e)
+            continue
+        except CtlError as e:
+            errors.ctl(e)
             continue
         ref = object_ref(r, name)
         print(ref if args.output == "name" else f"{ref} scaled{dry_run_suffix(args.dry_run)}", flush=True)
-    if errors:
-        raise aggregate(errors)
+    errors.raise_any()
     return 0
 
 

@@ -14,17 +14,13 @@ _SKIP = (".metadata.managedFields", ".metadata.name", ".metadata.namespace", ".m
 
 
 def describe_namespace(ns: Obj) -> str:
-    """Name, labels, status; minik has no quotas or limit ranges, which kubectl reports as such."""
+    """Name, labels, status (minik serves no quotas or limit ranges, so kubectl shows none either)."""
     meta = ns.get("metadata") or {}
     w = PrefixWriter()
     w.write(0, f"Name:\t{meta.get('name', '')}\n")
     labels_multiline(w, "Labels", meta.get("labels"))
     annotations_multiline(w, "Annotations", meta.get("annotations"))
     w.write(0, f"Status:\t{(ns.get('status') or {}).get('phase', '')}\n")
-    w.write(0, "\n")
-    w.write(0, "No resource quota.\n")
-    w.write(0, "\n")
-    w.write(0, "No LimitRange resource.\n")
     return w.text()
 
 
