@@ -35,7 +35,9 @@ import httpx
 from minik.cluster.components import COMPONENTS
 from minik.cluster.config import ClusterConfig
 from minik.cluster.down import stop_components
+from minik.cluster.etcd import EtcdError
 from minik.cluster.pki import ensure_pki
+from minik.cluster.process import StartError
 from minik.cluster.tokens import ensure_token_file
 
 PREFIX = "minik-bench"
@@ -501,9 +503,12 @@ def control_plane(kind: str, components: Sequence[str] = ("etcd", "apiserver")) 
                 progress(f"starting {component.name} in {workdir}")
                 component.prepare(cfg)
                 env = component.env() if component.env is not None else None
-                component.process(cfg).start_and_wait(
-                    component.command(cfg), partial(component.ready, cfg), component.ready_timeout, env
-                )
+                try:
+                    component.process(cfg).start_and_wait(
+                        component.command(cfg), partial(component.ready, cfg), component.ready_timeout, env
+                    )
+                except (StartError, EtcdError) as error:  # the message ends with the log, which goes away
+                    raise BenchError(str(error)) from error
             yield ControlPlane(cfg, token)
         finally:
             with deferred_interrupts():

@@ -391,10 +391,11 @@ def create_app(cfg: Config) -> FastAPI:
                         break
                     if ev is None:
                         break
-                    obj = ev.object
                     if table and ev.type != "BOOKMARK":
-                        obj = to_table(reg, [obj], params)
-                    yield json.dumps({"type": ev.type, "object": obj}, separators=(",", ":")).encode() + b"\n"
+                        obj = to_table(reg, [ev.object], params)
+                        yield json.dumps({"type": ev.type, "object": obj}, separators=(",", ":")).encode() + b"\n"
+                    else:
+                        yield ev.line()
             finally:
                 reg.cache.unregister(w)
 

@@ -44,5 +44,5 @@ def main(argv: list[str] | None = None) -> int:
     app = create_app(cfg)
     uvicorn.run(app, host=args.bind_address, port=args.secure_port, ssl_certfile=args.tls_cert_file,
                 ssl_keyfile=args.tls_private_key_file, log_level="warning", access_log=False,
-                timeout_graceful_shutdown=3)
+                timeout_graceful_shutdown=3, loop="uvloop", http="httptools")
     return 0

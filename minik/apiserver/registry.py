@@ -135,7 +135,6 @@ class Registry:
             raise errors.BadRequestError(
                 f"the API version in the data ({api_version}) does not match the expected API version "
                 f"({r.api_version})")
-        body = copy.deepcopy(body)
         body["apiVersion"], body["kind"] = r.api_version, r.kind
         if not isinstance(body.get("metadata", {}), dict):
             raise errors.BadRequestError("metadata must be an object")
@@ -233,7 +232,8 @@ class Registry:
             meta["namespace"] = namespace or body_ns or "default"
         else:
             meta.pop("namespace", None)
-        if not meta.get("name") and meta.get("generateName"):
+        generated = not meta.get("name") and bool(meta.get("generateName"))
+        if generated:
             meta["name"] = generate_name(str(meta["generateName"]))
         for k in ("uid", "resourceVersion", "creationTimestamp", "deletionTimestamp",
                   "deletionGracePeriodSeconds", "generation"):
@@ -253,13 +253,14 @@ class Registry:
         key = self.key(meta.get("namespace"), name)
         ttl = 3600 if r.plural == "events" else None
         for _ in range(MAX_RETRIES):
-            attempt = copy.deepcopy(obj)
+            # only kinds that pick server-side values need a fresh copy per attempt
+            attempt = copy.deepcopy(obj) if self.strategy.fills else obj
             filled = await self.strategy.fill(attempt)
             res = await self.storage.create(key, attempt, claims=[*explicit, *filled], ttl=ttl)
             if isinstance(res, tuple):
                 return res[0]
             if res == key:
-                if meta.get("generateName") and not body.get("metadata", {}).get("name"):
+                if generated:
                     obj["metadata"]["name"] = name = generate_name(str(meta["generateName"]))
                     key = self.key(meta.get("namespace"), name)
                     continue

@@ -10,7 +10,7 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
@@ -46,6 +46,7 @@ class StorageEvent:
     obj: Obj
     prev: Obj | None
     revision: int
+    views: dict[str, Any] = field(default_factory=dict)  # per-type watch events, built by the cache
 
 
 class CompactedError(Exception):

@@ -20,6 +20,8 @@ Obj = dict[str, Any]
 
 class Strategy:
     has_status = True
+    # Kinds whose create picks values (service IPs and ports) that a retry must pick again.
+    fills = False
     # Kinds whose spec changes bump metadata.generation.
     tracks_generation = True
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections import deque
 from collections.abc import Callable
@@ -25,10 +26,18 @@ log = logging.getLogger(__name__)
 Filter = Callable[[Obj], bool]
 
 
-@dataclass
+@dataclass(eq=False)
 class WatchEvent:
     type: str
     object: Obj
+    _line: bytes | None = None
+
+    def line(self) -> bytes:
+        """The wire form, encoded once however many watchers receive this event."""
+        if self._line is None:
+            self._line = json.dumps({"type": self.type, "object": self.object},
+                                    separators=(",", ":")).encode() + b"\n"
+        return self._line
 
 
 @dataclass(eq=False)
@@ -222,14 +231,18 @@ class WatchCache:
         now = self._matches(w, ev.obj) if ev.type != "DELETED" else False
         before = self._matches(w, ev.prev)
         if ev.type == "DELETED":
-            return WatchEvent("DELETED", ev.obj) if before else None
-        if now and before:
-            return WatchEvent("MODIFIED", ev.obj)
-        if now:
-            return WatchEvent("ADDED", ev.obj)
-        if before:
-            return WatchEvent("DELETED", ev.obj)
-        return None
+            kind = "DELETED" if before else None
+        elif now:
+            kind = "MODIFIED" if before else "ADDED"
+        else:
+            kind = "DELETED" if before else None
+        if kind is None:
+            return None
+        # one shared WatchEvent per (storage event, type): every watcher reuses its encoding
+        shared = ev.views.get(kind)
+        if shared is None:
+            shared = ev.views[kind] = WatchEvent(kind, ev.obj)
+        return shared
 
     async def watch(self, from_rv: int | None, namespace: str | None, flt: Filter,
                     bookmarks: bool) -> Watcher:

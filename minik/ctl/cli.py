@@ -15,6 +15,8 @@ from typing import Any, NoReturn
 
 from minik.ctl.errors import UsageError
 
+_BOOL_ACTIONS = (argparse._StoreTrueAction, argparse._StoreFalseAction, argparse._HelpAction)
+
 # Global flags that take a value (so the word after them is not the command name).
 GLOBAL_VALUE_FLAGS = frozenset({"--kubeconfig", "--context", "-n", "--namespace", "-s", "--server",
                                 "--token", "--request-timeout", "--cluster", "--user"})
@@ -30,7 +32,9 @@ class Parser(argparse.ArgumentParser):
         self._optional_values: dict[str, str] = {}
 
     def error(self, message: str) -> NoReturn:
-        raise UsageError(_pflag_message(message), self.command)
+        text = _pflag_message(message)
+        # cobra reports missing required flags without the usage hint.
+        raise UsageError(text, self.command, hint=not text.startswith("required flag(s)"))
 
     def add_bool(self, *names: str, default: bool = False, help: str = "", dest: str | None = None) -> None:
         """A pflag bool: `--x`, `--x=true`, `--x=false` (the last two rewritten before parsing)."""
@@ -52,6 +56,12 @@ class Parser(argparse.ArgumentParser):
     def _rewrite(self, argv: list[str]) -> list[str]:
         out: list[str] = []
         passthrough = False
+        if argv and not passthrough:
+            last = argv[-1]
+            action = self._option_string_actions.get(last)
+            if action is not None and action.nargs is None and not isinstance(action, _BOOL_ACTIONS):
+                shown = f"'{last[1:]}' in {last}" if not last.startswith("--") else last
+                raise UsageError(f"flag needs an argument: {shown}", self.command)
         for tok in argv:
             if passthrough:
                 out.append(tok)

@@ -26,9 +26,11 @@ def error(message: str) -> CtlError:
 class UsageError(CtlError):
     """Bad flags or arguments: the message plus kubectl's `See '... --help' for usage.` hint."""
 
-    def __init__(self, message: str, command: str = "") -> None:
-        hint = f"See 'minictl {command} --help' for usage." if command else "See 'minictl --help' for usage."
-        super().__init__(f"error: {message}\n{hint}")
+    def __init__(self, message: str, command: str = "", hint: bool = True) -> None:
+        text = f"error: {message}"
+        if hint:
+            text += f"\nSee 'minictl {command} --help' for usage." if command else "\nSee 'minictl --help' for usage."
+        super().__init__(text)
 
 
 def with_source(verb: str, source: str, err: StatusError) -> StatusError:

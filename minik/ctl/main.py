@@ -78,8 +78,8 @@ def find_command(argv: list[str]) -> tuple[Command | None, list[str]]:
             raise CtlError(_config_usage())
         name = f"config {argv[words[1]]}"
         if name not in COMMANDS:
-            raise CtlError(f'error: unknown command "{argv[words[1]]}" for "minictl config"\n'
-                           "Run 'minictl config --help' for usage.")
+            raise CtlError(f'error: unknown command "{argv[words[1]]}"\n'
+                           "See 'minictl config -h' for help and examples")
         rest = [a for j, a in enumerate(argv) if j not in words[:2]]
         return COMMANDS[name], rest
     if first not in COMMANDS:
@@ -88,9 +88,12 @@ def find_command(argv: list[str]) -> tuple[Command | None, list[str]]:
 
 
 def _config_usage() -> str:
-    names = sorted(n.split(" ", 1)[1] for n in COMMANDS if n.startswith("config "))
-    return "Modify kubeconfig files.\n\nAvailable Commands:\n" + "".join(f"  {n}\n" for n in names) + \
-        "\nUsage:\n  minictl config SUBCOMMAND [options]"
+    subs = sorted((n.split(" ", 1)[1], c.summary) for n, c in COMMANDS.items() if n.startswith("config "))
+    width = max(len(n) for n, _ in subs) + 3
+    lines = "".join(f"  {n.ljust(width)}{summary}\n" for n, summary in subs)
+    return ("Modify kubeconfig files using subcommands like \"minictl config use-context my-context\".\n\n"
+            f"Available Commands:\n{lines}\nUsage:\n  minictl config SUBCOMMAND [options]\n\n"
+            "Use \"minictl config <command> --help\" for more information about a given command.")
 
 
 def main(argv: list[str] | None = None) -> int:

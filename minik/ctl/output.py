@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from minik.apiserver.printers import format_labels
-from minik.ctl import jsonpath
+from minik.ctl import gotemplate, jsonpath
 from minik.ctl.encoding import go_json_indent, go_sprint, to_yaml
 from minik.ctl.errors import CtlError, error
 from minik.ctl.tabwriter import Out, TabWriter, kubectl_table_writer
@@ -22,8 +22,8 @@ from minik.ctl.tabwriter import Out, TabWriter, kubectl_table_writer
 Obj = dict[str, Any]
 
 ALLOWED_FORMATS = ("custom-columns", "custom-columns-file", "go-template", "go-template-file", "json",
-                   "jsonpath", "jsonpath-as-json", "jsonpath-file", "name", "template", "templatefile",
-                   "wide", "yaml")
+                   "jsonpath", "jsonpath-as-json", "jsonpath-file", "kyaml", "name", "template",
+                   "templatefile", "wide", "yaml")
 
 
 @dataclass
@@ -60,7 +60,15 @@ def parse_output(value: str | None) -> OutputFormat:
         parse_custom_columns(arg)
         return OutputFormat("custom-columns", arg)
     if name in ("go-template", "go-template-file", "template", "templatefile"):
-        raise error(f'output format "{name}" is not supported by minictl; use -o jsonpath=... instead')
+        if name.endswith("file"):
+            arg = _read_template_file(arg)
+        if not arg:
+            raise error("template format specified but no template given")
+        try:
+            gotemplate.parse(arg)
+        except gotemplate.TemplateError as e:
+            raise error(f"error parsing template {arg}, {e}") from e
+        return OutputFormat("go-template", arg)
     raise error(f'unable to match a printer suitable for the output format "{value}", allowed formats '
                 f"are: {','.join(ALLOWED_FORMATS)}")
 
@@ -145,6 +153,11 @@ def print_objects(fmt: OutputFormat, objects: list[Obj], single: bool, out: Out,
         out.write(go_json_indent(values))
     elif fmt.kind == "custom-columns":
         custom_columns(fmt.argument, objects, no_headers, out)
+    elif fmt.kind == "go-template":
+        try:
+            out.write(gotemplate.render(fmt.argument, data))
+        except gotemplate.TemplateError as e:
+            raise error(str(e)) from e
     else:
         raise CtlError(f"error: unsupported output format {fmt.kind}")
 

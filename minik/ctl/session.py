@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from minik.client.kubeconfig import DEFAULT_NAMESPACE, ClusterConfig, ConfigError, default_path, load
+from minik.client.kubeconfig import DEFAULT_NAMESPACE, ClusterConfig, ConfigError, default_path, load, read_raw
 from minik.client.rest import Client
 from minik.ctl.errors import CtlError, error
 
@@ -74,6 +74,8 @@ class Session:
     def _resolve(self) -> ClusterConfig:
         path = self.kubeconfig_path
         cfg: ClusterConfig | None = None
+        if self.context and not self._has_context(path):
+            raise CtlError(f"Error in configuration: context was not found for specified context: {self.context}")
         if path.exists():
             try:
                 cfg = load(path, self.context)
@@ -82,8 +84,6 @@ class Session:
                     raise error(str(e)) from e
         elif self.kubeconfig:
             raise error(f"stat {self.kubeconfig}: no such file or directory")
-        elif self.context:
-            raise CtlError(f'error: context was not found for specified context: {self.context}')
         if cfg is None:
             cfg = ClusterConfig(server=self.server or FALLBACK_SERVER)
         if self.server:
@@ -93,6 +93,13 @@ class Session:
         if self.insecure:
             cfg.insecure_skip_tls_verify = True
         return cfg
+
+    def _has_context(self, path: Path) -> bool:
+        try:
+            raw = read_raw(path)
+        except ConfigError:
+            return True  # let load() report the broken file
+        return any(isinstance(c, dict) and c.get("name") == self.context for c in raw.get("contexts") or [])
 
     @property
     def client(self) -> Client:

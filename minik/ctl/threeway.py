@@ -142,12 +142,32 @@ def _is_element_patch(items: list[Any]) -> bool:
     return all(isinstance(e, dict) for e in items)
 
 
+def _element_order(patch: dict[str, Any], modified: dict[str, Any]) -> None:
+    """Add `$setElementOrder/<list>` directives so merged lists keep the manifest's order."""
+    for field, value in list(patch.items()):
+        new = modified.get(field)
+        if isinstance(value, dict) and isinstance(new, dict):
+            _element_order(value, new)
+        elif isinstance(value, list) and isinstance(new, list):
+            key = _merge_key(field, new)
+            if key is None or not _is_element_patch(value):
+                continue
+            patch[f"$setElementOrder/{field}"] = [{key: item[key]} for item in new]
+            by_key = _index(new, key)
+            for element in value:
+                match = by_key.get(json.dumps(element.get(key), sort_keys=True))
+                if match is not None and element.get("$patch") != "delete":
+                    _element_order(element, match)
+
+
 def three_way_patch(original: dict[str, Any] | None, modified: dict[str, Any],
                     current: dict[str, Any]) -> dict[str, Any]:
     """The strategic merge patch kubectl apply sends ({} when nothing changed)."""
     delta = _delta(current, modified)
     deletions = _deletions(original, modified) if original else {}
-    return _merge(deletions, delta)
+    patch = _merge(deletions, delta)
+    _element_order(patch, modified)
+    return patch
 
 
 def last_applied(obj: dict[str, Any]) -> str:

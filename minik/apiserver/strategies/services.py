@@ -18,6 +18,7 @@ def _wants_node_ports(spec: Obj) -> bool:
 
 
 class ServiceStrategy(Strategy):
+    fills = True
     def __init__(self, resource: Any, ips: IPAllocator, ports: PortAllocator) -> None:
         super().__init__(resource)
         self.ips = ips

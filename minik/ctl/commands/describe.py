@@ -53,13 +53,17 @@ class Describer:
         self.now = datetime.now(UTC)
 
     def events(self, obj: Obj, uid: str | None = None) -> list[Obj] | None:
+        """searchEvents: by involvedObject name, namespace, uid (and kind, except for pods)."""
         if not self.show_events:
             return None
         meta = obj.get("metadata") or {}
         name, namespace = str(meta.get("name", "")), str(meta.get("namespace") or "")
         uid = uid if uid is not None else str(meta.get("uid") or "")
+        kind = "" if obj.get("kind") == "Pod" else str(obj.get("kind") or "")
         events = _resource("events")
         selector = f"involvedObject.name={name},involvedObject.namespace={namespace}"
+        if kind:
+            selector += f",involvedObject.kind={kind}"
         if uid:
             selector += f",involvedObject.uid={uid}"
         try:
@@ -73,7 +77,7 @@ class Describer:
         for e in items:
             inv = e.get("involvedObject") or {}
             if inv.get("name") == name and (inv.get("namespace") or "") == namespace \
-                    and (not uid or inv.get("uid") == uid):
+                    and (not uid or inv.get("uid") == uid) and (not kind or inv.get("kind") == kind):
                 matches.append(e)
         return matches
 
@@ -136,8 +140,13 @@ class Describer:
         meta = node.get("metadata") or {}
         name = str(meta.get("name", ""))
         pods: list[Obj] | None
+        pods_r = _resource("pods")
         try:
-            items, _ = self.client.list_all(_resource("pods"), None, field_selector=f"spec.nodeName={name}")
+            try:
+                items, _ = self.client.list_all(pods_r, None, field_selector=f"spec.nodeName={name},"
+                                                "status.phase!=Succeeded,status.phase!=Failed")
+            except BadRequestError:
+                items, _ = self.client.list_all(pods_r, None, field_selector=f"spec.nodeName={name}")
             pods = [p for p in items if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
         except StatusError:
             pods = None
@@ -222,8 +231,9 @@ def _sort_key(obj: Obj) -> tuple[str, str]:
 def run(session: Session, args: argparse.Namespace) -> int:
     errors = Errors()
     found, prefixed = _objects(session, args, errors)
-    # kubectl's DescribeMatchingResources: no events, each description followed by a newline.
-    describer = Describer(session, bool(args.show_events) and not prefixed)
+    # kubectl only looks events up when it describes a single object (never for prefix matches);
+    # prefix-matched descriptions are each followed by a newline.
+    describer = Describer(session, bool(args.show_events) and not prefixed and len(found) == 1)
     first = True
     for r, obj in found:
         text = describer.describe(r, obj)

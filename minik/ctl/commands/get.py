@@ -47,6 +47,7 @@ def configure(p: Parser) -> None:
                    help="Label keys to present as columns (comma separated or repeated)")
     p.add_bool("--no-headers", help="Don't print headers.")
     p.add_argument("--sort-by", help="Sort list types using this field specification (JSONPath).")
+    p.add_argument("--template", help="Template string or path to template file to use with -o go-template.")
     p.add_bool("-w", "--watch", help="After listing/getting the requested object, watch for changes.")
     p.add_bool("--watch-only", help="Watch for changes to the requested object(s), without listing first.")
     p.add_bool("--output-watch-events", help="Output watch event objects when --watch is used.")
@@ -112,7 +113,11 @@ def _requests(session: Session, args: argparse.Namespace, errors: Errors) -> tup
 
 
 def run(session: Session, args: argparse.Namespace) -> int:
-    fmt = parse_output(args.output)
+    output = args.output
+    if args.template and output in (None, "template", "go-template", "templatefile", "go-template-file"):
+        kind = "go-template-file" if output in ("templatefile", "go-template-file") else "go-template"
+        output = f"{kind}={args.template}"
+    fmt = parse_output(output)
     if args.show_labels and not fmt.human:
         raise error(f"--show-labels option cannot be used with {args.output} printer")
     if args.output_watch_events and not (args.watch or args.watch_only):
@@ -248,8 +253,17 @@ def _watch(session: Session, args: argparse.Namespace, fmt: OutputFormat) -> int
         _emit(fmt, printer, req.resource, items, "ADDED", args)
         tw.flush()
     try:
-        stream = client.watch(req.resource, req.namespace, resource_version=rv,
-                              label_selector=args.selector, field_selector=field_selector)
+        try:
+            stream = client.watch(req.resource, req.namespace, resource_version=rv,
+                                  label_selector=args.selector, field_selector=field_selector)
+        except StatusError as e:
+            if e.code not in (410, 504):
+                raise
+            # The list's revision may be ahead of what the watch cache has seen for this resource:
+            # resume from the newest listed object instead (a few rows may print twice).
+            newest = max((int((i.get("metadata") or {}).get("resourceVersion") or 0) for i in items), default=0)
+            stream = client.watch(req.resource, req.namespace, resource_version=str(newest) if newest else None,
+                                  label_selector=args.selector, field_selector=field_selector)
         with stream:
             for event in stream:
                 if event.type not in ("ADDED", "MODIFIED", "DELETED"):

@@ -7,6 +7,7 @@ import sys
 
 import httpx
 
+from minik.api.errors import NotFoundError
 from minik.api.resources import lookup
 from minik.ctl.cli import Command, Parser
 from minik.ctl.errors import error
@@ -39,8 +40,11 @@ def run(session: Session, args: argparse.Namespace) -> int:
     client = session.client
     namespace = session.namespace
     container = args.container or args.container_arg
-    if not container:
+    try:
         pod = client.get(pods, name, namespace)
+    except NotFoundError as e:
+        raise error(f'error from server (NotFound): pods "{name}" not found in namespace "{namespace}"') from e
+    if not container:
         names = [str(c.get("name")) for c in (pod.get("spec") or {}).get("containers") or []]
         if len(names) > 1:
             print(f'Defaulted container "{names[0]}" out of: {", ".join(names)}', file=sys.stderr)

@@ -54,7 +54,7 @@ def _warn_skew(info: dict[str, Any]) -> None:
     except (KeyError, ValueError):
         return
     if same_major and abs(client_minor - server_minor) > 1:
-        print(f"WARNING: version difference between client (1.{client_minor}) and server (1.{server_minor}) "
+        print(f"Warning: version difference between client (1.{client_minor}) and server (1.{server_minor}) "
               "exceeds the supported minor version skew of +/-1", file=sys.stderr)
 
 

@@ -131,7 +131,7 @@ def describe_node(node: Obj, pods: list[Obj] | None, events: list[Obj] | None, l
                        ("Kernel Version", "kernelVersion"), ("OS Image", "osImage"),
                        ("Operating System", "operatingSystem"), ("Architecture", "architecture"),
                        ("Container Runtime Version", "containerRuntimeVersion"),
-                       ("Kubelet Version", "kubeletVersion"), ("Kube-Proxy Version", "kubeProxyVersion")):
+                       ("Kubelet Version", "kubeletVersion")):
         w.write(0, f"  {title}:\t{info.get(key) or ''}\n")
     if spec.get("podCIDR"):
         w.write(0, f"PodCIDR:\t{spec['podCIDR']}\n")

@@ -58,12 +58,12 @@ def _state(w: PrefixWriter, title: str, state: dict[str, Any] | None) -> None:
 
 
 def _probe(probe: dict[str, Any]) -> str:
-    """DescribeProbe: `http-get http://:8080/ delay=0s timeout=1s period=10s #success=1 #failure=3`."""
+    """DescribeProbe: `http-get http://:8080/ delay=0s timeout=1s period=10s successThreshold=1 ...`."""
     attrs = (f"delay={int(probe.get('initialDelaySeconds') or 0)}s "
              f"timeout={int(probe.get('timeoutSeconds') or 0)}s "
              f"period={int(probe.get('periodSeconds') or 0)}s "
-             f"#success={int(probe.get('successThreshold') or 0)} "
-             f"#failure={int(probe.get('failureThreshold') or 0)}")
+             f"successThreshold={int(probe.get('successThreshold') or 0)} "
+             f"failureThreshold={int(probe.get('failureThreshold') or 0)}")
     if probe.get("exec") is not None:
         command = " ".join(str(c) for c in (probe["exec"] or {}).get("command") or [])
         return f"exec [{command}] {attrs}"
@@ -85,7 +85,7 @@ def _ports(ports: list[dict[str, Any]] | None, field: str) -> str:
 
 
 def describe_containers(w: PrefixWriter, label: str, containers: list[dict[str, Any]] | None,
-                        statuses: list[dict[str, Any]] | None, space: str) -> None:
+                        statuses: list[dict[str, Any]] | None, space: str, pod: Obj | None = None) -> None:
     """describeContainers: one block per container, with its status when the pod has one."""
     containers = containers or []
     by_name = {s.get("name"): s for s in statuses or []}
@@ -127,11 +127,29 @@ def describe_containers(w: PrefixWriter, label: str, containers: list[dict[str, 
                            ("Startup", "startupProbe")):
             if c.get(key):
                 w.write(2, f"{title}:\t{_probe(c[key])}\n")
-        _env(w, c.get("env"))
+        _env(w, c.get("env"), pod)
         _mounts(w, c.get("volumeMounts"))
 
 
-def _env(w: PrefixWriter, env: list[dict[str, Any]] | None) -> None:
+def field_value(pod: Obj | None, path: str) -> str:
+    """EnvValueRetriever: the value a downward-API fieldRef resolves to on this pod."""
+    if pod is None:
+        return ""
+    meta, spec, status = pod.get("metadata") or {}, pod.get("spec") or {}, pod.get("status") or {}
+    simple = {"metadata.name": meta.get("name"), "metadata.namespace": meta.get("namespace"),
+              "metadata.uid": meta.get("uid"), "spec.nodeName": spec.get("nodeName"),
+              "spec.serviceAccountName": spec.get("serviceAccountName"), "status.hostIP": status.get("hostIP"),
+              "status.podIP": status.get("podIP"),
+              "status.podIPs": ",".join(str(i.get("ip")) for i in status.get("podIPs") or [])}
+    if path in simple:
+        return str(simple[path] or "")
+    for prefix, source in (("metadata.labels", meta.get("labels")), ("metadata.annotations", meta.get("annotations"))):
+        if path.startswith(prefix + "['") and path.endswith("']"):
+            return str((source or {}).get(path[len(prefix) + 2:-2], ""))
+    return ""
+
+
+def _env(w: PrefixWriter, env: list[dict[str, Any]] | None, pod: Obj | None) -> None:
     w.write(2, "Environment:" + ("" if env else "\t<none>") + "\n")
     for e in env or []:
         source = e.get("valueFrom")
@@ -140,7 +158,8 @@ def _env(w: PrefixWriter, env: list[dict[str, Any]] | None) -> None:
                 w.write(3, f"{e.get('name')}:\t{part}\n" if i == 0 else f"\t{part}\n")
         elif source.get("fieldRef"):
             ref = source["fieldRef"]
-            w.write(3, f"{e.get('name')}:\t ({ref.get('apiVersion', 'v1')}:{ref.get('fieldPath')})\n")
+            value = field_value(pod, str(ref.get("fieldPath", "")))
+            w.write(3, f"{e.get('name')}:\t{value} ({ref.get('apiVersion', 'v1')}:{ref.get('fieldPath')})\n")
         elif source.get("resourceFieldRef"):
             w.write(3, f"{e.get('name')}:\t ({source['resourceFieldRef'].get('resource')})\n")
         elif source.get("secretKeyRef"):
@@ -265,8 +284,6 @@ def describe_pod(pod: Obj, events: list[Obj] | None, now: datetime) -> str:
         w.write(0, f"Message:\t{status['message']}\n")
     w.write(0, f"IP:\t{status.get('podIP') or ''}\n")
     ips = [ip.get("ip") for ip in status.get("podIPs") or [] if ip.get("ip")]
-    if not ips and status.get("podIP"):
-        ips = [status["podIP"]]
     if ips:
         w.write(0, "IPs:\n")
         for ip in ips:
@@ -279,8 +296,9 @@ def describe_pod(pod: Obj, events: list[Obj] | None, now: datetime) -> str:
     if status.get("nominatedNodeName"):
         w.write(0, f"NominatedNodeName:\t{status['nominatedNodeName']}\n")
     if spec.get("initContainers"):
-        describe_containers(w, "Init Containers", spec["initContainers"], status.get("initContainerStatuses"), "")
-    describe_containers(w, "Containers", spec.get("containers"), status.get("containerStatuses"), "")
+        describe_containers(w, "Init Containers", spec["initContainers"], status.get("initContainerStatuses"), "",
+                            pod)
+    describe_containers(w, "Containers", spec.get("containers"), status.get("containerStatuses"), "", pod)
     conditions = status.get("conditions") or []
     if conditions:
         w.write(0, "Conditions:\n  Type\tStatus\n")

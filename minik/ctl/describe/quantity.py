@@ -21,7 +21,9 @@ class Quantity:
     binary: bool = False
 
     def __add__(self, other: Quantity) -> Quantity:
-        return Quantity(self.value + other.value, self.binary)
+        """Quantity.Add: a zero quantity takes the other's format (so 0 + 128Mi prints 128Mi)."""
+        binary = other.binary if self.value == 0 else self.binary
+        return Quantity(self.value + other.value, binary)
 
     def __str__(self) -> str:
         return format_quantity(self)

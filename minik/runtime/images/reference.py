@@ -17,7 +17,7 @@ _TAG = re.compile(r"^[\w][\w.-]{0,127}$")
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
-class ReferenceError_(CRIError):
+class InvalidReferenceError(CRIError):
     """Not a valid image reference."""
 
 
@@ -44,21 +44,21 @@ def _is_domain(part: str) -> bool:
 
 
 def parse_reference(text: str, default_registry: str = DOCKER_HUB) -> Reference:
-    """Parse and normalize; raises ReferenceError_ with a message naming what is wrong."""
+    """Parse and normalize; raises InvalidReferenceError with a message naming what is wrong."""
     raw = text.strip()
     if not raw:
-        raise ReferenceError_("empty image reference")
+        raise InvalidReferenceError("empty image reference")
     digest: str | None = None
     if "@" in raw:
         raw, digest = raw.split("@", 1)
         if not _DIGEST.match(digest):
-            raise ReferenceError_(f"invalid image reference {text!r}: bad digest {digest!r}")
+            raise InvalidReferenceError(f"invalid image reference {text!r}: bad digest {digest!r}")
     tag: str | None = None
     last = raw.rsplit("/", 1)[-1]
     if ":" in last:
         raw, tag = raw.rsplit(":", 1)
         if not _TAG.match(tag):
-            raise ReferenceError_(f"invalid image reference {text!r}: bad tag {tag!r}")
+            raise InvalidReferenceError(f"invalid image reference {text!r}: bad tag {tag!r}")
     first, _, rest = raw.partition("/")
     if rest and _is_domain(first):
         registry, path = first, rest
@@ -69,7 +69,7 @@ def parse_reference(text: str, default_registry: str = DOCKER_HUB) -> Reference:
     if registry == DOCKER_HUB and "/" not in path:
         path = f"library/{path}"
     if not _PATH.match(path):
-        raise ReferenceError_(f"invalid image reference {text!r}: bad repository name {path!r}")
+        raise InvalidReferenceError(f"invalid image reference {text!r}: bad repository name {path!r}")
     if tag is None and digest is None:
         tag = "latest"
     return Reference(registry=registry, repository=path, tag=tag, digest=digest)

@@ -1,0 +1,230 @@
+"""Pod sandboxes: a pause process holding the pod's net/ipc/uts namespaces, the pod cgroup, and the
+files every container of the pod mounts (/etc/hostname, /etc/hosts, /etc/resolv.conf).
+
+State lives in `<root>/sandboxes/<id>/sandbox.json`; readiness is computed from it and from
+whether the recorded pause process (pid + start time) is still alive.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import threading
+from pathlib import Path
+from typing import Any
+
+from minik.runtime import linux
+from minik.runtime.cgroups import Cgroups, Resources
+from minik.runtime.network import NetworkPlugin
+from minik.runtime.process import kill_and_wait, run_detached_helper
+from minik.runtime.state import CRIError, NotFoundError, log, new_id, now_ns, read_json, write_json
+
+SANDBOX_READY = "SANDBOX_READY"
+SANDBOX_NOTREADY = "SANDBOX_NOTREADY"
+NAMESPACE_NODE = 2  # CRI NamespaceMode.NODE
+
+
+def safe_cgroup_name(value: str) -> str:
+    parts = [p for p in value.strip("/").split("/") if p]
+    if any(p in (".", "..") for p in parts):
+        raise CRIError(f"invalid cgroup parent {value!r}")
+    return "/".join(parts)
+
+
+def resolv_conf(dns: dict[str, Any] | None, host_file: Path = Path("/etc/resolv.conf")) -> str:
+    """The pod's resolv.conf: the DNS config from the kubelet, else the node's own file."""
+    dns = dns or {}
+    if dns.get("servers") or dns.get("searches") or dns.get("options"):
+        lines = [f"nameserver {s}" for s in dns.get("servers", [])]
+        if dns.get("searches"):
+            lines.append("search " + " ".join(dns["searches"]))
+        if dns.get("options"):
+            lines.append("options " + " ".join(dns["options"]))
+        return "\n".join(lines) + "\n"
+    try:
+        return host_file.read_text()
+    except OSError:
+        return ""
+
+
+def hosts_file(hostname: str, ip: str | None) -> str:
+    lines = [
+        "# Kubernetes-managed hosts file (minik).",
+        "127.0.0.1\tlocalhost",
+        "::1\tlocalhost ip6-localhost ip6-loopback",
+        "fe00::0\tip6-localnet",
+        "fe00::1\tip6-allnodes",
+        "fe00::2\tip6-allrouters",
+    ]
+    if ip:
+        lines.append(f"{ip}\t{hostname}")
+    return "\n".join(lines) + "\n"
+
+
+class Sandboxes:
+    def __init__(self, root: Path, cgroups: Cgroups, network: NetworkPlugin) -> None:
+        self.root = root / "sandboxes"
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.cgroups = cgroups
+        self.network = network
+        self.lock = threading.RLock()
+
+    # ---------------------------------------------------------------- records
+
+    def dir(self, sandbox_id: str) -> Path:
+        return self.root / sandbox_id
+
+    def record(self, sandbox_id: str) -> dict[str, Any] | None:
+        if not sandbox_id or "/" in sandbox_id or sandbox_id.startswith("."):
+            return None
+        data = read_json(self.dir(sandbox_id) / "sandbox.json")
+        if data is None or not isinstance(data.get("id"), str):
+            return None
+        return data
+
+    def resolve(self, sandbox_id: str) -> str:
+        """Full id from a unique prefix (crictl habit), or NotFoundError."""
+        if self.record(sandbox_id):
+            return sandbox_id
+        matches = [p.name for p in self.root.iterdir() if p.name.startswith(sandbox_id)] if sandbox_id else []
+        if len(matches) == 1 and self.record(matches[0]):
+            return matches[0]
+        raise NotFoundError(f"pod sandbox {sandbox_id!r} not found")
+
+    def get(self, sandbox_id: str) -> dict[str, Any]:
+        record = self.record(self.resolve(sandbox_id))
+        if record is None:
+            raise NotFoundError(f"pod sandbox {sandbox_id!r} not found")
+        return record
+
+    def all(self) -> list[dict[str, Any]]:
+        records = []
+        for entry in sorted(self.root.iterdir()):
+            if entry.is_dir() and not entry.name.startswith("."):
+                record = self.record(entry.name)
+                if record is None:
+                    log.warning("sandbox dir %s has no valid sandbox.json; skipped", entry)
+                    continue
+                records.append(record)
+        return records
+
+    def state(self, record: dict[str, Any]) -> str:
+        if record.get("stopped") or not linux.alive(int(record.get("pause_pid") or 0), record.get("pause_start")):
+            return SANDBOX_NOTREADY
+        return SANDBOX_READY
+
+    def pause_pid(self, record: dict[str, Any]) -> int:
+        pid = int(record.get("pause_pid") or 0)
+        if self.state(record) != SANDBOX_READY:
+            raise CRIError(f"pod sandbox {record['id']} is not ready")
+        return pid
+
+    def namespaces(self, record: dict[str, Any]) -> dict[str, str]:
+        """Namespace files containers join (none for hostNetwork pods: they stay in the node's)."""
+        pid = self.pause_pid(record)
+        names = ["ipc"] if record.get("host_network") else ["ipc", "uts", "net"]
+        return {ns: f"/proc/{pid}/ns/{ns}" for ns in names}
+
+    # ---------------------------------------------------------------- CRI
+
+    def run(self, config: dict[str, Any]) -> str:
+        metadata = config.get("metadata") or {}
+        name = str(metadata.get("name") or "")
+        if not name:
+            raise CRIError("pod sandbox config needs metadata.name")
+        hostname = str(config.get("hostname") or name)[:63]
+        linux_cfg = config.get("linux") or {}
+        options = ((linux_cfg.get("security_context") or {}).get("namespace_options")) or {}
+        host_network = options.get("network") == NAMESPACE_NODE
+        sandbox_id = new_id()
+        directory = self.dir(sandbox_id)
+        pod_cgroup = safe_cgroup_name(str(linux_cfg.get("cgroup_parent") or "")) or (
+            f"pod{metadata.get('uid')}" if metadata.get("uid") else f"pod-{sandbox_id[:12]}"
+        )
+        record: dict[str, Any] = {
+            "id": sandbox_id,
+            "metadata": metadata,
+            "config": config,
+            "created_at": now_ns(),
+            "hostname": hostname,
+            "host_network": host_network,
+            "cgroup": pod_cgroup,
+            "pause_cgroup": f"{pod_cgroup}/{sandbox_id}",
+            "labels": config.get("labels") or {},
+            "annotations": config.get("annotations") or {},
+        }
+        with self.lock:
+            directory.mkdir(parents=True)
+            try:
+                (directory / "hostname").write_text(hostname + "\n")
+                (directory / "resolv.conf").write_text(resolv_conf(config.get("dns_config")))
+                (directory / "hosts").write_text(hosts_file(hostname, None))
+                self.cgroups.create(pod_cgroup, Resources.from_cri(linux_cfg.get("resources")))
+                self.cgroups.create(record["pause_cgroup"])
+                args = [hostname] + (["--host-network"] if host_network else [])
+                report = run_detached_helper("pause", args, directory / "pause.log")
+                pid = int(report["pid"])
+                record["pause_pid"] = pid
+                record["pause_start"] = linux.process_start_time(pid)
+                write_json(directory / "sandbox.json", record)
+                self.cgroups.add_process(record["pause_cgroup"], pid)
+                if not host_network:
+                    ip = self.network.setup(sandbox_id, f"/proc/{pid}/ns/net", config)
+                    if ip:
+                        record["ip"] = ip
+                        (directory / "hosts").write_text(hosts_file(hostname, ip))
+                write_json(directory / "sandbox.json", record)
+            except BaseException:
+                self._destroy(record)
+                raise
+        return sandbox_id
+
+    def _destroy(self, record: dict[str, Any]) -> None:
+        kill_and_wait(record.get("pause_pid"), record.get("pause_start"))
+        with contextlib.suppress(Exception):
+            self.cgroups.remove(record["cgroup"])
+        shutil.rmtree(self.dir(record["id"]), ignore_errors=True)
+
+    def stop_pause(self, record: dict[str, Any]) -> None:
+        """Tear the network down and end the pause process (its namespaces go with it). Idempotent."""
+        pid = int(record.get("pause_pid") or 0)
+        alive = linux.alive(pid, record.get("pause_start"))
+        if not record.get("host_network"):
+            try:
+                self.network.teardown(record["id"], f"/proc/{pid}/ns/net" if alive else None, record.get("config", {}))
+            except Exception as error:  # noqa: BLE001 - stopping must make progress
+                log.warning("network teardown of sandbox %s failed: %s", record["id"], error)
+        kill_and_wait(pid, record.get("pause_start"))
+        if not record.get("stopped"):
+            record["stopped"] = True
+            write_json(self.dir(record["id"]) / "sandbox.json", record)
+
+    def remove_dir(self, record: dict[str, Any]) -> None:
+        self.cgroups.remove(record["cgroup"])
+        shutil.rmtree(self.dir(record["id"]), ignore_errors=True)
+
+    def status(self, record: dict[str, Any]) -> dict[str, Any]:
+        pid = int(record.get("pause_pid") or 0)
+        ready = self.state(record) == SANDBOX_READY
+        namespaces = {ns: linux.ns_inode(pid, ns) for ns in ("net", "ipc", "uts", "pid")} if ready else {}
+        return {
+            "id": record["id"],
+            "metadata": record.get("metadata", {}),
+            "state": self.state(record),
+            "created_at": record.get("created_at", 0),
+            "network": {"ip": record.get("ip", ""), "additional_ips": []},
+            "linux": {
+                "namespaces": {
+                    "options": {"network": NAMESPACE_NODE if record.get("host_network") else 0, "pid": 0, "ipc": 0}
+                }
+            },
+            "labels": record.get("labels", {}),
+            "annotations": record.get("annotations", {}),
+            "info": {
+                "pause_pid": pid if ready else 0,
+                "hostname": record.get("hostname", ""),
+                "namespace_inodes": namespaces,
+                "cgroup": record.get("cgroup"),
+                "cgroup_dirs": {k: str(v) for k, v in self.cgroups.dirs(record["cgroup"]).items()},
+            },
+        }
