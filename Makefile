@@ -11,7 +11,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Debian 12 packages the cluster needs: etcd, the kernel tools the runtime, CNI and proxy drive,
 # a static busybox for container images, and venv support for the system Python.
-APT_PACKAGES := etcd-server iptables iproute2 busybox-static python3-venv conntrack
+APT_PACKAGES := etcd-server iptables iproute2 busybox-static python3-venv conntrack skopeo docker-registry runc
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 LINKS := /usr/local/bin/minik /usr/local/bin/minictl
 # Stamps live inside .venv, so `make clean` (or deleting .venv) forces a fresh check.
@@ -43,8 +43,8 @@ $(APT_STAMP): Makefile
 	  echo "installing:$$missing"; \
 	  $(SUDO) apt-get update -qq; \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
-	  if [[ " $$missing " == *" etcd-server "* ]] && [ -d /run/systemd/system ]; then \
-	    $(SUDO) systemctl disable --now etcd.service >/dev/null 2>&1 || true; \
+	  if [ -d /run/systemd/system ]; then \
+	    $(SUDO) systemctl disable --now etcd.service docker-registry.service >/dev/null 2>&1 || true; \
 	  fi; \
 	fi
 	@mkdir -p $(VENV)

@@ -31,6 +31,7 @@ CLUSTER_COMMANDS: dict[str, tuple[str, str]] = {
     "down": ("minik.cluster.down", "stop the local cluster and delete its state"),
     "status": ("minik.cluster.status", "show the local cluster's processes"),
     "logs": ("minik.cluster.logs", "print a component's log (-f follows)"),
+    "crictl": ("minik.runtime.crictl", "inspect a node's runtime like crictl (ps, pods, images, inspect, ...)"),
 }
 
 JOIN_HELP = "add this machine to a cluster as a node (arrives with issue 7)"

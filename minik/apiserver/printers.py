@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from minik.api.labels import SelectorError, from_label_selector
 from minik.api.resources import Resource
 
 Obj = dict[str, Any]
@@ -107,30 +108,17 @@ def format_labels(labels: dict[str, str] | None) -> str:
     return ",".join(f"{k}={labels[k]}" for k in sorted(labels))
 
 
-def selector_string(selector: dict[str, Any] | None) -> str:
+def selector_string(selector: dict[str, Any] | None, invalid: str = "<invalid>") -> str:
     """metav1.LabelSelectorAsSelector(...).String(): requirements sorted by key, `""` for everything."""
-    if not selector:
-        return ""
-    reqs: list[tuple[str, str]] = []
-    for key, value in (selector.get("matchLabels") or {}).items():
-        reqs.append((key, f"{key}={value}"))
-    for expr in selector.get("matchExpressions") or []:
-        key, op = str(expr.get("key", "")), str(expr.get("operator", ""))
-        values = ",".join(sorted(str(v) for v in expr.get("values") or []))
-        if op == "In":
-            reqs.append((key, f"{key} in ({values})"))
-        elif op == "NotIn":
-            reqs.append((key, f"{key} notin ({values})"))
-        elif op == "Exists":
-            reqs.append((key, key))
-        elif op == "DoesNotExist":
-            reqs.append((key, f"!{key}"))
-    return ",".join(text for _, text in sorted(reqs, key=lambda r: r[0]))
+    try:
+        return str(from_label_selector(selector))
+    except SelectorError:
+        return invalid
 
 
 def format_label_selector(selector: dict[str, Any] | None) -> str:
-    """metav1.FormatLabelSelector: like selector_string but `<none>` when empty."""
-    return selector_string(selector) or "<none>"
+    """metav1.FormatLabelSelector: like selector_string but `<none>` when empty, `<error>` if invalid."""
+    return selector_string(selector, "<error>") or "<none>"
 
 
 def node_roles(node: Obj) -> list[str]:

@@ -120,7 +120,7 @@ def _split(template: str) -> list[Any]:
 
 
 def _action_end(text: str, i: int) -> int:
-    quote = ""
+    quote, depth = "", 0
     while i < len(text):
         ch = text[i]
         if quote:
@@ -132,10 +132,14 @@ def _action_end(text: str, i: int) -> int:
             quote = ch
         elif ch == "\\":
             i += 1
+        elif ch == "[":
+            depth += 1
+        elif ch == "]":
+            depth -= 1
         elif ch == "}":
             return i
         i += 1
-    raise JSONPathError("unclosed action")
+    raise JSONPathError("unterminated array" if depth > 0 else "unclosed action")
 
 
 def _parse_action(body: str) -> list[Any]:

@@ -132,9 +132,25 @@ def _merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
             out[field] = _merge(out[field], value)
         elif field in out and isinstance(out[field], list) and isinstance(value, list) \
                 and _is_element_patch(out[field]) and _is_element_patch(value):
-            out[field] = out[field] + value
+            out[field] = _merge_elements(field, out[field], value)
         else:
             out[field] = value
+    return out
+
+
+def _merge_elements(field: str, a: list[dict[str, Any]], b: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Element patches from both sides; the two patches for the same element become one."""
+    out = list(a)
+    for element in b:
+        for i, existing in enumerate(out):
+            if "$patch" in existing or "$patch" in element:
+                continue
+            key = next((k for k in MERGE_KEYS.get(field, ()) if k in existing and k in element), None)
+            if key is not None and existing[key] == element[key]:
+                out[i] = _merge(existing, element)
+                break
+        else:
+            out.append(element)
     return out
 
 

@@ -145,12 +145,12 @@ def _flat_keyed(path: Path) -> dict[str, int]:
     return out
 
 
-def _kill_and_rmdir(directory: Path) -> None:
+def remove_tree(directory: Path) -> None:
     """Remove a cgroup tree bottom-up, SIGKILLing any process still inside (leftovers of a killed run)."""
     if not directory.is_dir():
         return
     for child in sorted((p for p in directory.iterdir() if p.is_dir()), reverse=True):
-        _kill_and_rmdir(child)
+        remove_tree(child)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         pids = [int(p) for p in (_read(directory / "cgroup.procs") or "").split()]
@@ -196,12 +196,12 @@ class Cgroups:
 
     def remove(self, rel: str) -> None:
         for directory in self.dirs(rel).values():
-            _kill_and_rmdir(directory)
+            remove_tree(directory)
 
     def remove_parent(self) -> None:
         """Remove the whole parent (tests and `minik down`): kills whatever is still in it."""
         for directory in self.dirs("").values():
-            _kill_and_rmdir(directory)
+            remove_tree(directory)
 
     def oom_kills(self, rel: str) -> int:
         raise NotImplementedError

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import signal
 import stat
 import termios
 import traceback
@@ -148,6 +149,17 @@ def become(spec: dict[str, Any]) -> None:
     os.setuid(int(user.get("uid", 0)))
 
 
+def reset_signals() -> None:
+    """Default dispositions and an empty mask: an ignored signal stays ignored across exec, and a shell
+    cannot even trap a signal it inherited as ignored (Python ignores SIGPIPE; the shim ignores SIGTERM)."""
+    for number in range(1, signal.NSIG):
+        if number in (signal.SIGKILL, signal.SIGSTOP):
+            continue
+        with contextlib.suppress(OSError, ValueError):
+            signal.signal(number, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
+
+
 def exec_process(spec: dict[str, Any]) -> None:
     cwd = str(spec.get("cwd") or "/")
     try:
@@ -159,6 +171,7 @@ def exec_process(spec: dict[str, Any]) -> None:
     args = [str(a) for a in spec["args"]]
     if not args:
         raise ValueError("no command specified: the image has no Entrypoint/Cmd and the pod gives no command")
+    reset_signals()
     try:
         os.execvpe(args[0], args, env)
     except FileNotFoundError:

@@ -9,6 +9,7 @@ exit code and, when told to stop (the exec timed out), kills the child.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -50,10 +51,8 @@ def main(argv: list[str] | None = None) -> int:
         os._exit(126)
 
     def stop(_signum: int, _frame: object) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(child, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)

@@ -32,7 +32,9 @@ def helper_argv(module: str, *args: str) -> list[str]:
     return [sys.executable, "-m", f"minik.runtime.{module}", *args]
 
 
-def run_detached_helper(module: str, args: list[str], log_path: Path | None = None, timeout: float = 60) -> dict[str, Any]:
+def run_detached_helper(
+    module: str, args: list[str], log_path: Path | None = None, timeout: float = 60
+) -> dict[str, Any]:
     """Run a helper that double-forks; returns the JSON it reports (raises CRIError on 'error')."""
     log_file = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
     try:

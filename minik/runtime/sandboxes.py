@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import socket
 import threading
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,16 @@ from minik.runtime.state import CRIError, NotFoundError, log, new_id, now_ns, re
 SANDBOX_READY = "SANDBOX_READY"
 SANDBOX_NOTREADY = "SANDBOX_NOTREADY"
 NAMESPACE_NODE = 2  # CRI NamespaceMode.NODE
+
+
+def is_mounted(path: Path) -> bool:
+    """Whether `path` is a mount point in our mount namespace (per /proc/self/mountinfo)."""
+    target = str(path)
+    try:
+        with open("/proc/self/mountinfo") as f:
+            return any(line.split()[4] == target for line in f)
+    except OSError:
+        return False
 
 
 def safe_cgroup_name(value: str) -> str:
@@ -132,10 +143,10 @@ class Sandboxes:
         name = str(metadata.get("name") or "")
         if not name:
             raise CRIError("pod sandbox config needs metadata.name")
-        hostname = str(config.get("hostname") or name)[:63]
         linux_cfg = config.get("linux") or {}
         options = ((linux_cfg.get("security_context") or {}).get("namespace_options")) or {}
         host_network = options.get("network") == NAMESPACE_NODE
+        hostname = socket.gethostname() if host_network else str(config.get("hostname") or name)[:63]
         sandbox_id = new_id()
         directory = self.dir(sandbox_id)
         pod_cgroup = safe_cgroup_name(str(linux_cfg.get("cgroup_parent") or "")) or (
@@ -159,6 +170,9 @@ class Sandboxes:
                 (directory / "hostname").write_text(hostname + "\n")
                 (directory / "resolv.conf").write_text(resolv_conf(config.get("dns_config")))
                 (directory / "hosts").write_text(hosts_file(hostname, None))
+                (directory / "shm").mkdir()  # one /dev/shm for the whole pod, as with containerd
+                linux.mount("shm", str(directory / "shm"), "tmpfs",
+                            linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC, "mode=1777,size=65536k")
                 self.cgroups.create(pod_cgroup, Resources.from_cri(linux_cfg.get("resources")))
                 self.cgroups.create(record["pause_cgroup"])
                 args = [hostname] + (["--host-network"] if host_network else [])
@@ -183,7 +197,14 @@ class Sandboxes:
         kill_and_wait(record.get("pause_pid"), record.get("pause_start"))
         with contextlib.suppress(Exception):
             self.cgroups.remove(record["cgroup"])
-        shutil.rmtree(self.dir(record["id"]), ignore_errors=True)
+        self._remove_files(record["id"])
+
+    def _remove_files(self, sandbox_id: str) -> None:
+        shm = self.dir(sandbox_id) / "shm"
+        if is_mounted(shm):
+            with contextlib.suppress(OSError):
+                linux.umount(str(shm), linux.MNT_DETACH)
+        shutil.rmtree(self.dir(sandbox_id), ignore_errors=True)
 
     def stop_pause(self, record: dict[str, Any]) -> None:
         """Tear the network down and end the pause process (its namespaces go with it). Idempotent."""
@@ -201,7 +222,7 @@ class Sandboxes:
 
     def remove_dir(self, record: dict[str, Any]) -> None:
         self.cgroups.remove(record["cgroup"])
-        shutil.rmtree(self.dir(record["id"]), ignore_errors=True)
+        self._remove_files(record["id"])
 
     def status(self, record: dict[str, Any]) -> dict[str, Any]:
         pid = int(record.get("pause_pid") or 0)

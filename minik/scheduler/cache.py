@@ -146,6 +146,17 @@ class Cache:
             self._node_for_pod(node_name).add_pod(pod)
             self._pods[pod.uid] = _PodState(pod, node_name, assumed=False)
 
+    def confirm_assumed_pod(self, uid: str, node_name: str) -> bool:
+        """The watch shows an assumed pod bound where we assumed it: keep its PodInfo, stop
+        treating it as assumed. False (nothing changed) for any other pod; use add_pod then."""
+        with self.lock:
+            state = self._pods.get(uid)
+            if state is None or not state.assumed or state.node_name != node_name:
+                return False
+            state.assumed = False
+            state.deadline = None
+            return True
+
     def update_pod(self, pod: PodInfo) -> None:
         self.add_pod(pod)
 

@@ -108,6 +108,10 @@ class EventHandlers:
     # --- bound pods --------------------------------------------------------------------------
 
     def add_pod_to_cache(self, obj: Obj) -> None:
+        uid = (obj.get("metadata") or {}).get("uid")
+        node_name = (obj.get("spec") or {}).get("nodeName")
+        if uid and node_name and self.cache.confirm_assumed_pod(str(uid), str(node_name)):
+            return  # our own binding arriving: the assumed PodInfo already has everything
         pod = PodInfo.parse(obj)
         if pod is None or not pod.node_name:
             return

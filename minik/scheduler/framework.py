@@ -88,12 +88,14 @@ def is_success(status: Status | None) -> bool:
 class CycleState:
     """Per-cycle scratch space: what pre-filter/pre-score computed once for every node of the cycle."""
 
-    __slots__ = ("_data", "skip_filter_plugins", "skip_score_plugins")
+    __slots__ = ("_data", "skip_filter_plugins", "skip_score_plugins", "filters")
 
     def __init__(self) -> None:
         self._data: dict[str, Any] = {}
         self.skip_filter_plugins: set[str] = set()
         self.skip_score_plugins: set[str] = set()
+        # (plugin name, bound filter) of the plugins pre-filter did not skip: computed once per cycle
+        self.filters: list[tuple[str, Callable[[CycleState, PodInfo, NodeInfo], Status | None]]] | None = None
 
     def write(self, key: str, value: Any) -> None:
         self._data[key] = value
@@ -210,8 +212,9 @@ class ScorePlugin(Plugin):
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
         raise NotImplementedError
 
-    def normalize_score(self, state: CycleState, pod: PodInfo, scores: list[NodeScore]) -> None:
-        """Map raw scores to 0..MAX_NODE_SCORE in place; plugins already in range keep the default no-op."""
+    def normalize_score(self, state: CycleState, pod: PodInfo, scores: list[int]) -> None:
+        """Map raw scores (in the order of the scored nodes) to 0..MAX_NODE_SCORE in place;
+        plugins already in range keep the default no-op."""
         return None
 
 
@@ -298,9 +301,9 @@ class Framework:
         self.pre_score_plugins = [p for p in self.plugins if isinstance(p, PreScorePlugin)]
         self.score_plugins = [p for p in self.plugins if isinstance(p, ScorePlugin)]
         self.bind_plugins = [p for p in self.plugins if isinstance(p, BindPlugin)]
-        for p in self.score_plugins:
-            if self.weights.get(p.name, 0) <= 0:
-                raise ValueError(f"score plugin {p.name} needs a positive weight")
+        for sp in self.score_plugins:
+            if self.weights.get(sp.name, 0) <= 0:
+                raise ValueError(f"score plugin {sp.name} needs a positive weight")
         # event -> [(plugin name, hint)], for the queue
         self.events: list[tuple[str, ClusterEventWithHint]] = []
         for p in self.plugins:
@@ -317,19 +320,21 @@ class Framework:
                 continue
             if status.code == Code.SKIP:
                 state.skip_filter_plugins.add(p.name)
+                state.filters = None
                 continue
             return status if status.plugin else Status(status.code, status.reasons, p.name)
         return None
 
     def run_filter_plugins(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
         """First rejection wins, as in kube-scheduler: a node reports one plugin's reasons."""
-        skip = state.skip_filter_plugins
-        for p in self.filter_plugins:
-            if skip and p.name in skip:
-                continue
-            status = p.filter(state, pod, node)
+        filters = state.filters
+        if filters is None:
+            skip = state.skip_filter_plugins
+            filters = state.filters = [(p.name, p.filter) for p in self.filter_plugins if p.name not in skip]
+        for name, run in filters:
+            status = run(state, pod, node)
             if status is not None and status.code != Code.SUCCESS:
-                return status if status.plugin else Status(status.code, status.reasons, p.name)
+                return status if status.plugin else Status(status.code, status.reasons, name)
         return None
 
     def run_post_filter_plugins(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo],
@@ -354,21 +359,26 @@ class Framework:
         return None
 
     def run_score_plugins(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> list[NodeScore]:
-        """Weighted sum of every plugin's normalized score, per node, in the order of `nodes`."""
-        totals = [NodeScore(n.name, 0) for n in nodes]
+        """Weighted sum of every plugin's normalized score, per node, in the order of `nodes`.
+
+        Scores travel as plain int lists aligned with `nodes`: with hundreds of nodes per cycle,
+        an object per (plugin, node) would cost more than the scoring itself.
+        """
+        totals = [0] * len(nodes)
         skip = state.skip_score_plugins
         for p in self.score_plugins:
             if p.name in skip:
                 continue
-            scores = [NodeScore(n.name, p.score(state, pod, n)) for n in nodes]
+            score = p.score
+            scores = [score(state, pod, n) for n in nodes]
             p.normalize_score(state, pod, scores)
+            if scores and (min(scores) < MIN_NODE_SCORE or max(scores) > MAX_NODE_SCORE):
+                bad = next(i for i, v in enumerate(scores) if not MIN_NODE_SCORE <= v <= MAX_NODE_SCORE)
+                raise SchedulingError(f"plugin {p.name} returns an invalid score {scores[bad]} for node "
+                                      f"{nodes[bad].name}; it should be in [{MIN_NODE_SCORE}, {MAX_NODE_SCORE}]")
             weight = self.weights[p.name]
-            for total, s in zip(totals, scores, strict=True):
-                if not MIN_NODE_SCORE <= s.score <= MAX_NODE_SCORE:
-                    raise SchedulingError(f"plugin {p.name} returns an invalid score {s.score} for node "
-                                          f"{s.name}; it should be in [{MIN_NODE_SCORE}, {MAX_NODE_SCORE}]")
-                total.score += s.score * weight
-        return totals
+            totals = [t + v * weight for t, v in zip(totals, scores, strict=True)]
+        return [NodeScore(n.name, t) for n, t in zip(nodes, totals, strict=True)]
 
     def run_bind_plugins(self, state: CycleState, pod: PodInfo, node_name: str) -> Status | None:
         for p in self.bind_plugins:

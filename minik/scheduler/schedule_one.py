@@ -43,19 +43,11 @@ def num_feasible_nodes_to_find(percentage_of_nodes_to_score: int, num_all_nodes:
 
 
 def select_host(scores: Sequence[NodeScore], rng: random.Random) -> str:
-    """The highest total score; ties broken uniformly at random (reservoir sampling)."""
+    """The highest total score; ties broken uniformly at random."""
     if not scores:
         raise SchedulingError("empty priority list")
-    best = scores[0]
-    ties = 1
-    for s in scores[1:]:
-        if s.score > best.score:
-            best, ties = s, 1
-        elif s.score == best.score:
-            ties += 1
-            if rng.randrange(ties) == 0:
-                best = s
-    return best.name
+    top = max(s.score for s in scores)
+    return rng.choice([s.name for s in scores if s.score == top])
 
 
 class NoNodesAvailable(FitError):

@@ -7,12 +7,12 @@ Both take `TYPE NAME... | TYPE/NAME... | TYPE -l SEL | TYPE --all` followed by `
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from dataclasses import dataclass, field
 from typing import Any
 
 from minik.api.errors import StatusError
+from minik.api.labels import validate_label_value
 from minik.api.resources import Resource
 from minik.ctl.cli import Command, Parser, add_dry_run_flag, add_filename_flags, dry_run_suffix
 from minik.ctl.encoding import go_json_compact
@@ -24,11 +24,6 @@ from minik.ctl.session import Session
 
 Obj = dict[str, Any]
 
-_LABEL_VALUE_RE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
-_LABEL_VALUE_HELP = ("a valid label must be an empty string or consist of alphanumeric characters, '-', '_' "
-                     "or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or "
-                     "'my_value',  or '12345', regex used for validation is "
-                     "'(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')")
 
 
 @dataclass
@@ -78,10 +73,9 @@ def parse_changes(args: list[str], pair_type: str) -> Changes:
         for pair in pairs:
             if "=" in pair:
                 _, value = pair.split("=", 1)
-                if len(value) > 63:
-                    raise error(f'invalid label value: "{pair}": must be no more than 63 characters')
-                if not _LABEL_VALUE_RE.match(value):
-                    raise error(f'invalid label value: "{pair}": {_LABEL_VALUE_HELP}')
+                problems = validate_label_value(value)
+                if problems:
+                    raise error(f'invalid label value: "{pair}": {";".join(problems)}')
     return changes
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from minik.api.quantity import Quantity
 from minik.apiserver.printers import node_roles
-from minik.ctl.describe.quantity import ZERO, Quantity, milli, parse_quantity, whole
+from minik.ctl.describe.quantity import ZERO, add, milli, parse_quantity, whole
 from minik.ctl.describe.writer import (
     Obj,
     PrefixWriter,
@@ -29,7 +30,7 @@ def pod_requests_and_limits(pod: Obj) -> tuple[dict[str, Quantity], dict[str, Qu
         out: dict[str, Quantity] = {}
         for c in containers:
             for name, value in ((c.get("resources") or {}).get(key) or {}).items():
-                out[name] = out.get(name, ZERO) + parse_quantity(value)
+                out[name] = add(out.get(name, ZERO), parse_quantity(value))
         return out
 
     result: list[dict[str, Quantity]] = []
@@ -38,7 +39,7 @@ def pod_requests_and_limits(pod: Obj) -> tuple[dict[str, Quantity], dict[str, Qu
         for c in spec.get("initContainers") or []:
             for name, value in ((c.get("resources") or {}).get(key) or {}).items():
                 q = parse_quantity(value)
-                if q.value > summed.get(name, ZERO).value:
+                if q.amount > summed.get(name, ZERO).amount:
                     summed[name] = q
         result.append(summed)
     return result[0], result[1]
@@ -63,9 +64,9 @@ def _node_resources(w: PrefixWriter, pods: list[Obj], node: Obj, now: datetime) 
     for pod in pods:
         req, lim = pod_requests_and_limits(pod)
         for name, q in req.items():
-            reqs[name] = reqs.get(name, ZERO) + q
+            reqs[name] = add(reqs.get(name, ZERO), q)
         for name, q in lim.items():
-            limits[name] = limits.get(name, ZERO) + q
+            limits[name] = add(limits.get(name, ZERO), q)
         cpu_r, cpu_l = req.get("cpu", ZERO), lim.get("cpu", ZERO)
         mem_r, mem_l = req.get("memory", ZERO), lim.get("memory", ZERO)
         meta = pod.get("metadata") or {}

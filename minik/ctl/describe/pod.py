@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from minik.ctl.describe.quantity import Quantity, parse_quantity
+from minik.api.quantity import Quantity
+from minik.ctl.describe.quantity import add, parse_quantity
 from minik.ctl.describe.writer import (
     Obj,
     PrefixWriter,
@@ -197,7 +198,7 @@ def describe_volumes(w: PrefixWriter, volumes: list[dict[str, Any]] | None, spac
         elif v.get("emptyDir") is not None:
             ed = v["emptyDir"] or {}
             limit = ed.get("sizeLimit")
-            size = str(parse_quantity(limit)) if limit and parse_quantity(limit).value > 0 else "<unset>"
+            size = str(parse_quantity(limit)) if limit and parse_quantity(limit).amount > 0 else "<unset>"
             w.write(2, "Type:\tEmptyDir (a temporary directory that shares a pod's lifetime)\n"
                        f"    Medium:\t{ed.get('medium') or ''}\n"
                        f"    SizeLimit:\t{size}\n")
@@ -234,19 +235,19 @@ def qos_class(pod: Obj) -> str:
         res = c.get("resources") or {}
         for name, value in (res.get("requests") or {}).items():
             q = parse_quantity(value)
-            if name in ("cpu", "memory") and q.value != 0:
-                requests[name] = requests[name] + q if name in requests else q
+            if name in ("cpu", "memory") and q.amount != 0:
+                requests[name] = add(requests[name], q) if name in requests else q
         found = set()
         for name, value in (res.get("limits") or {}).items():
             q = parse_quantity(value)
-            if name in ("cpu", "memory") and q.value != 0:
+            if name in ("cpu", "memory") and q.amount != 0:
                 found.add(name)
-                limits[name] = limits[name] + q if name in limits else q
+                limits[name] = add(limits[name], q) if name in limits else q
         if found != {"cpu", "memory"}:
             guaranteed = False
     if not requests and not limits:
         return "BestEffort"
-    if guaranteed and all(name in limits and limits[name].value == q.value for name, q in requests.items()):
+    if guaranteed and all(name in limits and limits[name].amount == q.amount for name, q in requests.items()):
         return "Guaranteed"
     return "Burstable"
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import posixpath
+import shutil
 import tarfile
+import tempfile
 from pathlib import Path
 from typing import IO, Any
 
@@ -17,6 +19,7 @@ from minik.runtime.images.extract import safe_name
 from minik.runtime.images.store import (
     INDEX_TYPES,
     OCI_CONFIG,
+    OCI_INDEX,
     OCI_LAYER,
     OCI_LAYER_GZIP,
     OCI_MANIFEST,
@@ -47,7 +50,8 @@ class _Archive:
         if member is None:
             raise CRIError(f"archive has no {name!r}")
         if member.issym() and depth < 8:
-            return self.open(posixpath.normpath(posixpath.join(posixpath.dirname(member.name), member.linkname)), depth + 1)
+            target = posixpath.normpath(posixpath.join(posixpath.dirname(member.name), member.linkname))
+            return self.open(target, depth + 1)
         stream = self.tf.extractfile(member) if member.isreg() or member.islnk() else None
         if stream is None:
             raise CRIError(f"archive entry {name!r} is not a regular file")
@@ -162,3 +166,35 @@ def import_archive(store: ImageStore, path: Path, names: list[str] | None = None
         except BaseException:
             store.gc()
             raise
+
+
+def export_oci_layout(store: ImageStore, refs: list[str], directory: Path) -> None:
+    """Write images as an OCI image layout (what `skopeo copy oci:DIR` reads); names become ref.name."""
+    (directory / "blobs" / "sha256").mkdir(parents=True, exist_ok=True)
+    (directory / "oci-layout").write_text(json.dumps({"imageLayoutVersion": "1.0.0"}))
+    manifests = []
+    for ref in refs:
+        image = store.get_image(ref)
+        digests = [image.manifest_digest, image.id, *(str(d["digest"]) for d in image.layer_blobs)]
+        for digest in digests:
+            target = directory / "blobs" / "sha256" / digest.split(":", 1)[1]
+            if not target.exists():
+                shutil.copyfile(store.blob_path(digest), target)
+        parsed = store.normalize(ref)
+        manifests.append({
+            "mediaType": image.manifest_media_type,
+            "digest": image.manifest_digest,
+            "size": store.blob_path(image.manifest_digest).stat().st_size,
+            "annotations": {CONTAINERD_NAME: str(parsed), REF_NAME: parsed.tag or "latest"},
+        })
+    (directory / "index.json").write_text(json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX,
+                                                      "manifests": manifests}))
+
+
+def save_oci_archive(store: ImageStore, refs: list[str], path: Path) -> None:
+    """An OCI archive (a tar of the layout), importable here and by `skopeo copy oci-archive:`."""
+    with tempfile.TemporaryDirectory(prefix="minik-export-") as tmp:
+        export_oci_layout(store, refs, Path(tmp))
+        with tarfile.open(path, "w") as tf:
+            for name in ("oci-layout", "index.json", "blobs"):
+                tf.add(Path(tmp) / name, arcname=name)

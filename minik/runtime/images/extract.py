@@ -12,6 +12,7 @@ Whiteouts are converted to overlayfs' own form so the kernel applies them at mou
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import logging
@@ -213,7 +214,11 @@ class _Extractor:
 
     def _meta(self, path: Path, member: tarfile.TarInfo) -> None:
         """Owner, mode (setuid bits after chown, which clears them), xattrs and mtime as recorded."""
-        os.lchown(path, member.uid, member.gid)
+        try:
+            os.lchown(path, member.uid, member.gid)
+        except PermissionError:
+            if os.geteuid() == 0:
+                raise  # only an unprivileged extraction (unit tests, tools) may drop ownership
         if not member.issym():
             os.chmod(path, member.mode & 0o7777)
         for key, value in member.pax_headers.items():
@@ -230,10 +235,8 @@ class _Extractor:
 
     def finish(self) -> None:
         for path, mtime_ns in reversed(self.dir_times):
-            try:
+            with contextlib.suppress(OSError):
                 os.utime(path, ns=(mtime_ns, mtime_ns), follow_symlinks=False)
-            except OSError:
-                pass
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any, Protocol
 
 from minik.runtime.images.extract import extract_layer
 from minik.runtime.images.reference import DOCKER_HUB, Reference, parse_reference
@@ -53,6 +53,10 @@ LAYER_TYPES = (
     "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
     "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
 )
+
+
+class Readable(Protocol):
+    def read(self, n: int = -1, /) -> bytes: ...
 
 
 def sha256_digest(data: bytes) -> str:
@@ -150,10 +154,11 @@ class ImageStore:
         except FileNotFoundError:
             raise NotFoundError(f"blob {digest} not found") from None
 
-    def put_blob(self, stream: IO[bytes] | bytes, expected: str | None = None) -> tuple[str, int]:
+    def put_blob(self, stream: Readable | bytes, expected: str | None = None) -> tuple[str, int]:
         """Store a blob, verifying its digest; a mismatch stores nothing."""
         if isinstance(stream, bytes):
             stream = io.BytesIO(stream)
+        assert not isinstance(stream, bytes)
         tmp = self._tmp_path("blob")
         hasher = hashlib.sha256()
         size = 0

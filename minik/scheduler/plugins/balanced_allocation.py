@@ -37,5 +37,10 @@ class BalancedAllocation(PreScorePlugin, ScorePlugin):
 
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
         used, req, alloc = node.requested, pod.requests, node.allocatable
-        return balanced_resource_score((used.milli_cpu + req.milli_cpu, used.memory + req.memory),
-                                       (alloc.milli_cpu, alloc.memory))
+        if not alloc.milli_cpu or not alloc.memory:  # the general form handles missing resources
+            return balanced_resource_score((used.milli_cpu + req.milli_cpu, used.memory + req.memory),
+                                           (alloc.milli_cpu, alloc.memory))
+        # cpu and memory, inlined: this runs for every scored node of every cycle
+        cpu = min(1.0, (used.milli_cpu + req.milli_cpu) / alloc.milli_cpu)
+        mem = min(1.0, (used.memory + req.memory) / alloc.memory)
+        return int((1 - abs(cpu - mem) / 2) * MAX_NODE_SCORE)

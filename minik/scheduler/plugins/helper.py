@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from minik.api.core import Taint, Toleration
-from minik.scheduler.framework import Code, CycleState, FilterPlugin, NodeScore, PreFilterPlugin
+from minik.scheduler.framework import Code, CycleState, FilterPlugin, PreFilterPlugin
 from minik.scheduler.node_info import NodeInfo
 from minik.scheduler.pod_info import PodInfo
 
@@ -47,17 +47,17 @@ def do_not_schedule_taints(taint: Taint) -> bool:
     return taint.effect in (NO_SCHEDULE, NO_EXECUTE)
 
 
-def default_normalize_score(max_priority: int, reverse: bool, scores: list[NodeScore]) -> None:
+def default_normalize_score(max_priority: int, reverse: bool, scores: list[int]) -> None:
     """helper.DefaultNormalizeScore: scale to 0..max by the highest score; `reverse` flips it."""
-    max_count = max((s.score for s in scores), default=0)
+    max_count = max(scores, default=0)
     if max_count == 0:
         if reverse:
-            for s in scores:
-                s.score = max_priority
+            scores[:] = [max_priority] * len(scores)
         return
-    for s in scores:
-        score = max_priority * s.score // max_count
-        s.score = max_priority - score if reverse else score
+    if reverse:
+        scores[:] = [max_priority - max_priority * s // max_count for s in scores]
+    else:
+        scores[:] = [max_priority * s // max_count for s in scores]
 
 
 def passes_filter(plugin: object, pod: PodInfo, node: NodeInfo | None) -> bool:

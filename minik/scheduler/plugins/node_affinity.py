@@ -33,7 +33,6 @@ from minik.scheduler.framework import (
     CycleState,
     EnqueueExtensions,
     FilterPlugin,
-    NodeScore,
     PreFilterPlugin,
     PreScorePlugin,
     ScorePlugin,
@@ -149,7 +148,7 @@ class NodeAffinity(PreFilterPlugin, FilterPlugin, PreScorePlugin, ScorePlugin, E
         terms: list[tuple[int, CompiledTerm]] = state.read(_PRE_SCORE_KEY)
         return sum(weight for weight, term in terms if term.matches(node.labels, node.name))
 
-    def normalize_score(self, state: CycleState, pod: PodInfo, scores: list[NodeScore]) -> None:
+    def normalize_score(self, state: CycleState, pod: PodInfo, scores: list[int]) -> None:
         default_normalize_score(MAX_NODE_SCORE, False, scores)
 
     def events_to_register(self) -> list[ClusterEventWithHint]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from minik.scheduler.framework import MAX_NODE_SCORE, Code, CycleState, NodeScore, PreScorePlugin, ScorePlugin, Status
+from minik.scheduler.framework import MAX_NODE_SCORE, Code, CycleState, PreScorePlugin, ScorePlugin, Status
 from minik.scheduler.node_info import NodeInfo
 from minik.scheduler.pod_info import PodInfo
 
@@ -28,8 +28,10 @@ class SelectorSpread(PreScorePlugin, ScorePlugin):
         assert pod.owner_uid is not None
         return node.owner_counts.get(pod.owner_uid, 0)
 
-    def normalize_score(self, state: CycleState, pod: PodInfo, scores: list[NodeScore]) -> None:
+    def normalize_score(self, state: CycleState, pod: PodInfo, scores: list[int]) -> None:
         """MAX * (max - count) / max: the emptiest nodes get 100; no replicas anywhere gives all 100."""
-        max_count = max((s.score for s in scores), default=0)
-        for s in scores:
-            s.score = MAX_NODE_SCORE if max_count == 0 else int(MAX_NODE_SCORE * (max_count - s.score) / max_count)
+        max_count = max(scores, default=0)
+        if max_count == 0:
+            scores[:] = [MAX_NODE_SCORE] * len(scores)
+        else:
+            scores[:] = [int(MAX_NODE_SCORE * (max_count - s) / max_count) for s in scores]

@@ -11,10 +11,10 @@ from minik.scheduler.framework import (
     NODE_ADD,
     NODE_TAINT_CHANGE,
     ClusterEventWithHint,
+    Code,
     CycleState,
     EnqueueExtensions,
     FilterPlugin,
-    NodeScore,
     PreScorePlugin,
     ScorePlugin,
     Status,
@@ -32,6 +32,7 @@ from minik.scheduler.pod_info import PodInfo
 
 NAME = "TaintToleration"
 _PRE_SCORE_KEY = "PreScore" + NAME
+_SKIP = Status(Code.SKIP)
 
 
 def untolerated_taint_reason(key: str, value: str | None) -> str:
@@ -50,6 +51,9 @@ class TaintToleration(FilterPlugin, PreScorePlugin, ScorePlugin, EnqueueExtensio
         return Status.unresolvable(untolerated_taint_reason(taint.key, taint.value), plugin=NAME)
 
     def pre_score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> Status | None:
+        if not any(n.taints for n in nodes):
+            # Every node would score 100: a constant that cannot change the choice, so skip the work.
+            return _SKIP
         # Only tolerations that can apply to PreferNoSchedule taints matter for the score.
         prefer: list[Toleration] = [t for t in pod.tolerations if not t.effect or t.effect == PREFER_NO_SCHEDULE]
         state.write(_PRE_SCORE_KEY, prefer)
@@ -63,7 +67,7 @@ class TaintToleration(FilterPlugin, PreScorePlugin, ScorePlugin, EnqueueExtensio
                 count += 1
         return count
 
-    def normalize_score(self, state: CycleState, pod: PodInfo, scores: list[NodeScore]) -> None:
+    def normalize_score(self, state: CycleState, pod: PodInfo, scores: list[int]) -> None:
         default_normalize_score(MAX_NODE_SCORE, True, scores)
 
     def events_to_register(self) -> list[ClusterEventWithHint]:
