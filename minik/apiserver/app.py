@@ -196,6 +196,10 @@ def create_app(cfg: Config) -> FastAPI:
                 return None
             raise errors.BadRequestError("the body of the request was empty")
         ctype = request.headers.get("content-type", "application/json").split(";")[0].strip()
+        if "protobuf" in ctype or "cbor" in ctype:
+            raise errors.UnsupportedMediaTypeError(
+                f'the body of the request was in an unknown format - accepted media types include: '
+                f'application/json, application/yaml, application/merge-patch+json (got "{ctype}")')
         try:
             if "yaml" in ctype:
                 return yaml.safe_load(raw)
@@ -372,7 +376,8 @@ def create_app(cfg: Config) -> FastAPI:
             w = await reg.watch(namespace, label_selector=params.get("labelSelector"),
                                 field_selector=params.get("fieldSelector"),
                                 resource_version=params.get("resourceVersion"),
-                                bookmarks=_truthy(params.get("allowWatchBookmarks")))
+                                bookmarks=_truthy(params.get("allowWatchBookmarks")),
+                                send_initial_events=_truthy(params.get("sendInitialEvents")))
         except errors.GoneError as exc:
             # like kube-apiserver: 200 and an ERROR event, so clients relist
             line = json.dumps({"type": "ERROR", "object": exc.status()}).encode() + b"\n"

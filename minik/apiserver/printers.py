@@ -598,6 +598,27 @@ def _daemonset_row(ds: Obj, now: datetime) -> list[Cell]:
             format_label_selector(spec.get("selector"))]
 
 
+CONTROLLER_REVISION_COLUMNS = (
+    NAME,
+    Column("Controller", description="Controller of the object"),
+    Column("Revision", description="Revision indicates the revision of the state represented by Data."),
+    AGE,
+)
+
+
+def _controller_revision_row(cr: Obj, now: datetime) -> list[Cell]:
+    """printControllerRevision: the controller as `daemonset.apps/name`, `<none>` without one."""
+    controller = "<none>"
+    for ref in _meta(cr).get("ownerReferences") or []:
+        if ref.get("controller"):
+            group = str(ref.get("apiVersion", "")).rpartition("/")[0]
+            kind = str(ref.get("kind", "")).lower()
+            controller = f"{kind}.{group}/{ref.get('name')}" if group else f"{kind}/{ref.get('name')}"
+            break
+    return [_meta(cr).get("name", ""), controller, int(cr.get("revision") or 0),
+            since(_meta(cr).get("creationTimestamp"), now)]
+
+
 # --- fallback ---------------------------------------------------------------------------------
 
 DEFAULT_COLUMNS = (NAME, AGE)
@@ -621,6 +642,7 @@ _PRINTERS: dict[str, tuple[tuple[Column, ...], RowFn]] = {
     "replicasets": (REPLICASET_COLUMNS, _replicaset_row),
     "deployments": (DEPLOYMENT_COLUMNS, _deployment_row),
     "daemonsets": (DAEMONSET_COLUMNS, _daemonset_row),
+    "controllerrevisions": (CONTROLLER_REVISION_COLUMNS, _controller_revision_row),
 }
 
 

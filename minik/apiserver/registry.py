@@ -460,8 +460,9 @@ class Registry:
 
     async def watch(self, namespace: str | None, *, label_selector: str | None = None,
                     field_selector: str | None = None, resource_version: str | None = None,
-                    bookmarks: bool = False) -> Watcher:
+                    bookmarks: bool = False, send_initial_events: bool = False) -> Watcher:
         flt = selector_filter(self.resource.plural, label_selector, field_selector)
         rv = self._parse_rv(resource_version) if resource_version not in (None, "", "0") else None
         ns = namespace if self.resource.namespaced else None
-        return await self.cache.watch(rv, ns, flt, bookmarks)
+        return await self.cache.watch(rv, ns, flt, bookmarks, consistent=resource_version in (None, ""),
+                                      initial_events=send_initial_events)

@@ -245,17 +245,31 @@ class WatchCache:
         return shared
 
     async def watch(self, from_rv: int | None, namespace: str | None, flt: Filter,
-                    bookmarks: bool) -> Watcher:
-        """Register a watcher. from_rv None means: current state as ADDED events, then changes."""
+                    bookmarks: bool, *, consistent: bool = False, initial_events: bool = False) -> Watcher:
+        """Register a watcher.
+
+        from_rv None means: current state as ADDED events, then changes (consistent: at least as
+        fresh as etcd right now). initial_events is the watch-list protocol: current state as ADDED
+        events even when from_rv is given, closed by a bookmark marking the end of initial events.
+        """
+        if consistent and not from_rv:
+            from_rv_fresh = await self.storage.revision()
+            await self.wait_fresh(from_rv_fresh)
         if from_rv:
             await self.wait_fresh(from_rv)
-            if from_rv < self.start_rv:
+            if from_rv < self.start_rv and not initial_events:
                 raise errors.GoneError(f"too old resource version: {from_rv} ({self.start_rv})")
         else:
             await asyncio.wait_for(self.ready.wait(), timeout=30)
         w = Watcher(namespace, flt, bookmarks)
         # No await from here on: the replay and the registration must not interleave with _apply.
-        if from_rv:
+        if initial_events:
+            for obj in self.list_objects(namespace, flt):
+                w.offer(WatchEvent("ADDED", obj))
+            end = self.bookmark()
+            end.object["metadata"]["annotations"] = {"k8s.io/initial-events-end": "true"}
+            w.offer(end)
+        elif from_rv:
             for ev in self.events:
                 if ev.revision > from_rv:
                     out = self._transform(w, ev)

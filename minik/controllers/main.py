@@ -7,6 +7,7 @@ import logging
 import re
 import signal
 import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from minik.client.kubeconfig import ConfigError
@@ -75,6 +76,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                           ("gc", d.concurrent_gc_syncs)):
         p.add_argument(f"--concurrent-{name}-syncs", type=int, default=default,
                        help=f"workers for the {name} controller ({default})")
+    p.add_argument("--healthz-bind-address", default="127.0.0.1",
+                   help="address of the plain-HTTP /healthz endpoint")
+    p.add_argument("--healthz-port", type=int, default=10257,
+                   help="port of /healthz (200 once the caches synced and the controllers run); 0 disables it")
     p.add_argument("--v", type=int, default=0, help="log verbosity (4 and up: debug)")
     return p.parse_args(argv)
 
@@ -120,6 +125,13 @@ def main(argv: list[str] | None = None) -> int:
                     "tolerationSeconds of their NoExecute tolerations")
     manager = ControllerManager(client, options_from(args), names)
     try:
+        healthz = serve_healthz(args.healthz_bind_address, args.healthz_port, manager) if args.healthz_port else None
+    except OSError as e:
+        print(f"minik controller-manager: cannot serve /healthz on {args.healthz_bind_address}:{args.healthz_port}: "
+              f"{e.strerror or e}")
+        client.close()
+        return 1
+    try:
         while not stop.is_set():
             try:
                 manager.start()
@@ -130,6 +142,32 @@ def main(argv: list[str] | None = None) -> int:
         log.info("controller-manager running: %s", ", ".join(manager.names))
         stop.wait()
     finally:
+        if healthz is not None:
+            healthz.shutdown()
         manager.stop()
         client.close()
     return 0
+
+
+def serve_healthz(host: str, port: int, manager: ControllerManager) -> ThreadingHTTPServer:
+    """/healthz for `minik up` and monitoring: ok once the controllers run."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the http.server API
+            if self.path.split("?")[0] not in ("/healthz", "/readyz", "/livez"):
+                self.send_error(404)
+                return
+            ok = manager.running
+            body = b"ok" if ok else b"controllers not started: waiting for the informer caches"
+            self.send_response(200 if ok else 503)
+            self.send_header("Content-Type", "text/plain; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - keep health probes out of the log
+            pass
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    threading.Thread(target=server.serve_forever, name="healthz", daemon=True).start()
+    return server

@@ -213,6 +213,11 @@ class ControllerManager:
                 log.info("starting %s", name)
                 ctrl.start()
 
+    @property
+    def running(self) -> bool:
+        """True once the caches synced and the workers started."""
+        return self._started
+
     def get(self, name: str) -> Any:
         return self.controllers.get(canonical(name))
 

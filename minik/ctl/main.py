@@ -13,7 +13,7 @@ from minik.api.errors import StatusError
 from minik.client.kubeconfig import ConfigError
 from minik.client.rest import ConnectionFailed
 from minik.ctl.cli import GLOBAL_VALUE_FLAGS, Command
-from minik.ctl.commands import COMMANDS
+from minik.ctl.commands import COMMANDS, GROUPS
 from minik.ctl.errors import CtlError, format_status_error
 from minik.ctl.session import Session
 
@@ -25,7 +25,9 @@ Basic Commands:
   delete          Delete resources by file names, stdin, resources and names, or by label selector
 
 Deploy Commands:
+  rollout         Manage the rollout of a resource
   scale           Set a new size for a deployment or replica set
+  set             Set specific features on objects (set image)
 
 Troubleshooting and Debugging Commands:
   describe        Show details of a specific resource or group of resources
@@ -67,19 +69,19 @@ def find_command(argv: list[str]) -> tuple[Command | None, list[str]]:
             i += 1
             continue
         words.append(i)
-        if len(words) == 2 or argv[words[0]] != "config":
+        if len(words) == 2 or argv[words[0]] not in GROUPS:
             break
         i += 1
     if not words:
         return None, argv
     first = argv[words[0]]
-    if first == "config":
+    if first in GROUPS:
         if len(words) < 2:
-            raise CtlError(_config_usage())
-        name = f"config {argv[words[1]]}"
+            raise CtlError(_group_usage(first))
+        name = f"{first} {argv[words[1]]}"
         if name not in COMMANDS:
             raise CtlError(f'error: unknown command "{argv[words[1]]}"\n'
-                           "See 'minictl config -h' for help and examples")
+                           f"See 'minictl {first} -h' for help and examples")
         rest = [a for j, a in enumerate(argv) if j not in words[:2]]
         return COMMANDS[name], rest
     if first not in COMMANDS:
@@ -87,13 +89,20 @@ def find_command(argv: list[str]) -> tuple[Command | None, list[str]]:
     return COMMANDS[first], [a for j, a in enumerate(argv) if j != words[0]]
 
 
-def _config_usage() -> str:
-    subs = sorted((n.split(" ", 1)[1], c.summary) for n, c in COMMANDS.items() if n.startswith("config "))
+_GROUP_HELP = {
+    "config": 'Modify kubeconfig files using subcommands like "minictl config use-context my-context".',
+    "rollout": "Manage the rollout of one or many resources.",
+    "set": "Configure application resources.",
+}
+
+
+def _group_usage(group: str) -> str:
+    subs = sorted((n.split(" ", 1)[1], c.summary) for n, c in COMMANDS.items() if n.startswith(f"{group} "))
     width = max(len(n) for n, _ in subs) + 3
     lines = "".join(f"  {n.ljust(width)}{summary}\n" for n, summary in subs)
-    return ("Modify kubeconfig files using subcommands like \"minictl config use-context my-context\".\n\n"
-            f"Available Commands:\n{lines}\nUsage:\n  minictl config SUBCOMMAND [options]\n\n"
-            "Use \"minictl config <command> --help\" for more information about a given command.")
+    return (f"{_GROUP_HELP.get(group, '')}\n\nAvailable Commands:\n{lines}\nUsage:\n"
+            f"  minictl {group} SUBCOMMAND [options]\n\n"
+            f"Use \"minictl {group} <command> --help\" for more information about a given command.")
 
 
 def main(argv: list[str] | None = None) -> int:

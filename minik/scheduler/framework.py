@@ -67,22 +67,8 @@ class Status:
         """An Error status carrying the exception, so callers can tell a 409 from a timeout."""
         return cls(Code.ERROR, (str(err) or type(err).__name__,), plugin, err)
 
-    def is_success(self) -> bool:
-        return self.code == Code.SUCCESS
-
-    def is_skip(self) -> bool:
-        return self.code == Code.SKIP
-
-    def is_rejected(self) -> bool:
-        """Unschedulable or UnschedulableAndUnresolvable: the pod does not fit, nothing broke."""
-        return self.code in (Code.UNSCHEDULABLE, Code.UNSCHEDULABLE_AND_UNRESOLVABLE)
-
     def message(self) -> str:
         return ", ".join(self.reasons)
-
-
-def is_success(status: Status | None) -> bool:
-    return status is None or status.code == Code.SUCCESS
 
 
 class CycleState:
@@ -132,7 +118,6 @@ class ActionType(enum.Flag):
 
 NODE = "Node"
 ASSIGNED_POD = "AssignedPod"
-UNSCHEDULED_POD = "UnscheduledPod"
 WILDCARD = "*"
 
 
@@ -153,7 +138,6 @@ class ClusterEvent:
 
 
 NODE_ADD = ClusterEvent(NODE, ActionType.ADD, "NodeAdd")
-NODE_DELETE = ClusterEvent(NODE, ActionType.DELETE, "NodeDelete")
 NODE_ALLOCATABLE_CHANGE = ClusterEvent(NODE, ActionType.UPDATE_NODE_ALLOCATABLE, "NodeAllocatableChange")
 NODE_LABEL_CHANGE = ClusterEvent(NODE, ActionType.UPDATE_NODE_LABEL, "NodeLabelChange")
 NODE_TAINT_CHANGE = ClusterEvent(NODE, ActionType.UPDATE_NODE_TAINT, "NodeTaintChange")
@@ -162,7 +146,6 @@ NODE_CONDITION_CHANGE = ClusterEvent(NODE, ActionType.UPDATE_NODE_CONDITION, "No
 ASSIGNED_POD_DELETE = ClusterEvent(ASSIGNED_POD, ActionType.DELETE, "AssignedPodDelete")
 ASSIGNED_POD_ADD = ClusterEvent(ASSIGNED_POD, ActionType.ADD, "AssignedPodAdd")
 UNSCHEDULABLE_TIMEOUT = ClusterEvent(WILDCARD, ActionType.ALL, "UnschedulableTimeout")
-FORCE_ACTIVATE = ClusterEvent(WILDCARD, ActionType.ALL, "ForceActivate")
 
 # Whether the event may make this pod schedulable, judged on the node the event is about (the
 # node as cached now, after the change). True means "requeue", like QueueingHint Queue.
@@ -309,9 +292,6 @@ class Framework:
         for p in self.plugins:
             if isinstance(p, EnqueueExtensions):
                 self.events.extend((p.name, e) for e in p.events_to_register())
-
-    def plugin(self, name: str) -> Plugin | None:
-        return next((p for p in self.plugins if p.name == name), None)
 
     def run_pre_filter_plugins(self, state: CycleState, pod: PodInfo) -> Status | None:
         for p in self.pre_filter_plugins:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import signal
 import sys
 import threading
@@ -34,15 +35,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--percentage-of-nodes-to-score", type=int, default=0, metavar="PERCENT",
                    help="stop filtering after finding this share of feasible nodes (0: adaptive, "
                         "50%% minus 1%% per 125 nodes, at least 5%%; never fewer than 100 nodes)")
-    p.add_argument("--pod-initial-backoff-seconds", type=float, default=DEFAULT_POD_INITIAL_BACKOFF)
-    p.add_argument("--pod-max-backoff-seconds", type=float, default=DEFAULT_POD_MAX_BACKOFF)
+    p.add_argument("--pod-initial-backoff-seconds", type=float, default=DEFAULT_POD_INITIAL_BACKOFF,
+                   metavar="SECONDS", help="back-off after a pod's first failed attempt, doubled after each "
+                                           "(default %(default)g)")
+    p.add_argument("--pod-max-backoff-seconds", type=float, default=DEFAULT_POD_MAX_BACKOFF, metavar="SECONDS",
+                   help="the longest back-off (default %(default)g)")
     p.add_argument("--v", dest="log_level", type=_log_level, default=logging.INFO,
                    help="log verbosity: 0-10 like klog (>=4 is debug) or a level name")
     args = p.parse_args(argv)
     if not 0 <= args.percentage_of_nodes_to_score <= 100:
         p.error("--percentage-of-nodes-to-score must be between 0 and 100")
-    if args.pod_initial_backoff_seconds <= 0:
-        p.error("--pod-initial-backoff-seconds must be greater than 0")
+    if not args.pod_initial_backoff_seconds > 0 or not math.isfinite(args.pod_max_backoff_seconds):
+        p.error("--pod-initial-backoff-seconds must be greater than 0 and the back-offs finite")
     if args.pod_max_backoff_seconds < args.pod_initial_backoff_seconds:
         p.error("--pod-max-backoff-seconds must be at least --pod-initial-backoff-seconds")
     return args

@@ -302,10 +302,6 @@ class SchedulingQueue:
             del self._backoff[uid]
             self._push_active(qpi)
 
-    def flush_backoff_q_completed(self) -> None:
-        with self._cond:
-            self._flush_backoff_completed_locked()
-
     def _maybe_flush_unschedulable_locked(self) -> None:
         now = self._clock()
         if now - self._last_unschedulable_flush < UNSCHEDULABLE_FLUSH_PERIOD:

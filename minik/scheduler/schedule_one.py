@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from minik.scheduler.framework import (
     ERR_NO_NODES_AVAILABLE,
@@ -71,7 +71,6 @@ class StageTimes:
     filter: float = 0.0
     score: float = 0.0
     cycles: int = 0
-    extra: dict[str, float] = field(default_factory=dict)
 
 
 class ScheduleAlgorithm:

@@ -72,6 +72,8 @@ def _resource(name: str) -> Resource:
 
 
 class Scheduler:
+    """Informers -> cache and queue -> one deciding thread -> a pool for API writes."""
+
     def __init__(self, client: Client, *, percentage_of_nodes_to_score: int = 0,
                  pod_initial_backoff: float = DEFAULT_POD_INITIAL_BACKOFF,
                  pod_max_backoff: float = DEFAULT_POD_MAX_BACKOFF,

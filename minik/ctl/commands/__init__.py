@@ -1,4 +1,4 @@
-"""Every minictl command, by name (two-word names for `config` subcommands)."""
+"""Every minictl command, by name (two-word names for the subcommands of `config`, `rollout`, `set`)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ from minik.ctl.commands import (
     label,
     logs,
     replace,
+    rollout,
     scale,
+    set_image,
     version,
 )
 
@@ -24,6 +26,10 @@ COMMANDS: dict[str, Command] = {
     for c in (
         get.COMMAND, describe.COMMAND, apply.COMMAND, create.COMMAND, replace.COMMAND, delete.COMMAND,
         label.LABEL, label.ANNOTATE, scale.COMMAND, logs.COMMAND, *config.COMMANDS, version.COMMAND,
-        api_resources.API_RESOURCES, api_resources.API_VERSIONS, cluster_info.COMMAND,
+        api_resources.API_RESOURCES, api_resources.API_VERSIONS, cluster_info.COMMAND, *rollout.COMMANDS,
+        set_image.COMMAND,
     )
 }
+
+# Commands that only group subcommands (`minictl config view`, `minictl rollout status`, ...).
+GROUPS = frozenset(name.split(" ", 1)[0] for name in COMMANDS if " " in name)

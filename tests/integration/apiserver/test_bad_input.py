@@ -89,3 +89,9 @@ def test_discovery(http: httpx.Client) -> None:
     apps = {r["name"] for r in http.get("/apis/apps/v1").json()["resources"]}
     assert {"deployments", "deployments/scale", "replicasets", "daemonsets"} <= apps
     assert http.get("/version").json()["major"] == "1"
+
+
+def test_protobuf_bodies_are_refused_clearly(http: httpx.Client, ns: str) -> None:
+    r = http.post(f"/api/v1/namespaces/{ns}/pods", content=b"k8s\x00\x0a\x0b",
+                  headers={"Content-Type": "application/vnd.kubernetes.protobuf"})
+    status(r, 415, "UnsupportedMediaType")

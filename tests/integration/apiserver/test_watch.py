@@ -134,3 +134,18 @@ def test_bookmarks(apiserver_factory: Any) -> None:
             ev = s.wait(1)[0]
             assert ev["type"] == "BOOKMARK"
             assert int(ev["object"]["metadata"]["resourceVersion"]) >= int(rv)
+
+
+def test_watch_list_sends_initial_events_then_a_bookmark(http: httpx.Client, ns: str) -> None:
+    """client-go's WatchList protocol (kubectl get -w uses it): state, end-of-initial-events, changes."""
+    url = f"/api/v1/namespaces/{ns}/pods"
+    rv = http.post(url, json=pod("early")).json()["metadata"]["resourceVersion"]
+    with watch(http, url, resourceVersion=rv, resourceVersionMatch="NotOlderThan", sendInitialEvents="true",
+               allowWatchBookmarks="true") as s:
+        evs = s.wait(2)
+        assert (evs[0]["type"], evs[0]["object"]["metadata"]["name"]) == ("ADDED", "early")
+        assert evs[1]["type"] == "BOOKMARK"
+        assert evs[1]["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
+        http.post(url, json=pod("late"))
+        later = [e for e in s.wait(3)[2:] if e["type"] != "BOOKMARK"]
+        assert (later[0]["type"], later[0]["object"]["metadata"]["name"]) == ("ADDED", "late")

@@ -11,6 +11,7 @@ way a kubelet does (delete with grace period 0), and renews each live node's Lea
 from __future__ import annotations
 
 import contextlib
+import io
 import threading
 import time
 from collections.abc import Callable
@@ -23,6 +24,10 @@ from util import wait_for
 from minik.api.errors import ConflictError, NotFoundError, StatusError
 from minik.api.resources import Resource, lookup
 from minik.client.rest import Client, ConnectionFailed
+from minik.ctl.cli import Command
+from minik.ctl.commands import rollout, set_image
+from minik.ctl.errors import CtlError, format_status_error
+from minik.ctl.session import Session
 
 Obj = dict[str, Any]
 
@@ -58,6 +63,7 @@ class FakeNode:
     name: str
     index: int
     alive: bool = True
+    reports_ready: bool = True  # what its kubelet says in the Ready condition
     labels: dict[str, str] = field(default_factory=dict)
     next_ip: int = 2
 
@@ -85,7 +91,7 @@ class FakeCluster:
         name = f"{self.namespace}-{suffix}"
         with self._lock:
             self._count += 1
-            node = FakeNode(name, self._count, labels=dict(labels or {}))
+            node = FakeNode(name, self._count, labels=dict(labels or {}), reports_ready=ready)
         body: Obj = {"apiVersion": "v1", "kind": "Node",
                      "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name, **(labels or {})}},
                      "spec": {"taints": taints} if taints else {}}
@@ -121,6 +127,12 @@ class FakeCluster:
         """The machine dies: no more heartbeats, no more pod status, no finished deletions."""
         with self._lock:
             self.nodes[name].alive = False
+
+    def report_ready(self, name: str, ready: bool) -> None:
+        """The kubelet keeps heartbeating but reports Ready=False (or True again)."""
+        with self._lock:
+            self.nodes[name].reports_ready = ready
+        self._post_status(self.client.get(NODES, name), ready)
 
     def restart_node(self, name: str) -> None:
         with self._lock:
@@ -165,17 +177,17 @@ class FakeCluster:
             for node in nodes.values():
                 if node.alive:
                     self._renew_lease(node.name)
-                    self._ensure_ready(node.name)
+                    self._ensure_ready(node.name, node.reports_ready)
         for pod in self.pods():
             with contextlib.suppress(ConflictError, NotFoundError):
                 self._handle(pod, nodes)
 
-    def _ensure_ready(self, name: str) -> None:
+    def _ensure_ready(self, name: str, reports_ready: bool) -> None:
         node = self.client.get(NODES, name)
         ready = next((c for c in (node.get("status") or {}).get("conditions") or [] if c.get("type") == "Ready"),
                      None)
-        if ready is None or ready.get("status") != "True":
-            self._post_status(node)
+        if ready is None or ready.get("status") != ("True" if reports_ready else "False"):
+            self._post_status(node, reports_ready)
 
     def _handle(self, pod: Obj, nodes: dict[str, FakeNode]) -> None:
         meta, spec = pod["metadata"], pod.get("spec") or {}
@@ -230,7 +242,7 @@ class FakeCluster:
 
 
 def dataclass_copy(node: FakeNode) -> FakeNode:
-    return FakeNode(node.name, node.index, node.alive, dict(node.labels), node.next_ip)
+    return FakeNode(node.name, node.index, node.alive, node.reports_ready, dict(node.labels), node.next_ip)
 
 
 
@@ -276,3 +288,31 @@ def wait_pods(client: Client, ns: str, count: int, *, ready: bool = False, selec
 
 def events_for(client: Client, ns: str, name: str) -> list[Obj]:
     return [e for e in client.list(EVENTS, ns)["items"] if (e.get("involvedObject") or {}).get("name") == name]
+
+
+# --- minictl in-process ------------------------------------------------------------------------
+
+MINICTL = {c.name: c for c in (*rollout.COMMANDS, set_image.COMMAND)}
+
+
+def minictl(apiserver: Any, ns: str, *argv: str) -> tuple[int, str, str]:
+    """Run one command in-process like minictl's main: (exit code, stdout, stderr)."""
+    words = 2
+    command: Command = MINICTL[" ".join(argv[:words])]
+    out = io.StringIO()
+    session = None
+    try:
+        with contextlib.redirect_stdout(out):
+            parsed = command.parser().parse([*argv[words:], "--kubeconfig", str(apiserver.kubeconfig), "-n", ns])
+            session = Session.from_args(parsed)
+            code = command.run(session, parsed)
+        return code, out.getvalue(), ""
+    except CtlError as e:
+        return e.code, out.getvalue(), e.message
+    except StatusError as e:
+        return 1, out.getvalue(), format_status_error(e)
+    finally:
+        if session is not None:
+            session.close()
+
+

@@ -2,43 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 from typing import Any
 
-from ctrltest import DEPLOY, RS, deployment, wait_pods
+from ctrltest import DEPLOY, RS, deployment, minictl, wait_pods
 from util import wait_for
 
-from minik.api.errors import StatusError
 from minik.client.rest import Client
 from minik.controllers.deployment_util import CHANGE_CAUSE_ANNOTATION, REVISION_ANNOTATION
-from minik.ctl.cli import Command
-from minik.ctl.commands import rollout, set_image
-from minik.ctl.errors import CtlError, format_status_error
-from minik.ctl.session import Session
-
-COMMANDS = {c.name: c for c in (*rollout.COMMANDS, set_image.COMMAND)}
-
-
-def minictl(apiserver: Any, ns: str, *argv: str) -> tuple[int, str, str]:
-    """Run one command in-process like minictl's main: (exit code, stdout, stderr)."""
-    words = 2
-    command: Command = COMMANDS[" ".join(argv[:words])]
-    out = io.StringIO()
-    session = None
-    try:
-        with contextlib.redirect_stdout(out):
-            parsed = command.parser().parse([*argv[words:], "--kubeconfig", str(apiserver.kubeconfig), "-n", ns])
-            session = Session.from_args(parsed)
-            code = command.run(session, parsed)
-        return code, out.getvalue(), ""
-    except CtlError as e:
-        return e.code, out.getvalue(), e.message
-    except StatusError as e:
-        return 1, out.getvalue(), format_status_error(e)
-    finally:
-        if session is not None:
-            session.close()
 
 
 def images(client: Client, ns: str) -> set[str]:

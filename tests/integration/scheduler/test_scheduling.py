@@ -68,6 +68,14 @@ def test_node_selector_waits_for_label_then_schedules_without_restart(cluster: C
     assert cluster.wait_scheduled("nodeselector", timeout=10) == n1
 
 
+def test_a_new_node_takes_a_pending_pod(cluster: Cluster) -> None:
+    cluster.add_node("old", labels={"pool": "old"})
+    cluster.create_pod("waiting", node_selector={"pool": "new"})
+    cluster.wait_unschedulable("waiting")
+    new = cluster.add_node("new", labels={"pool": "new"})
+    assert cluster.wait_scheduled("waiting", timeout=10) == new
+
+
 def test_required_node_affinity_expressions(cluster: Cluster) -> None:
     cluster.add_node("small", labels={"cores": "2", "zone": "a"})
     big = cluster.add_node("big", labels={"cores": "16", "zone": "b"})

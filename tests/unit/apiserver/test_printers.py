@@ -254,3 +254,10 @@ def test_events_namespaces_and_leases() -> None:
     assert row("namespaces", {"metadata": {"name": "cpu-example"}, "status": {"phase": "Active"}})["Status"] == "Active"
     lease = {"metadata": {"name": "worker1", "creationTimestamp": ago(4000)}, "spec": {"holderIdentity": "worker1"}}
     assert row("leases", lease) == {"Name": "worker1", "Holder": "worker1", "Age": "66m"}
+
+
+def test_controller_revisions_name_their_controller() -> None:
+    cr = {"metadata": {"name": "ds-7c9", "creationTimestamp": ago(60), "ownerReferences": [
+        {"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "ds", "controller": True}]}, "revision": 2}
+    assert table("controllerrevisions", cr)["rows"][0]["cells"] == ["ds-7c9", "daemonset.apps/ds", 2, "60s"]
+    assert row("controllerrevisions", {"metadata": {"name": "x"}})["Controller"] == "<none>"

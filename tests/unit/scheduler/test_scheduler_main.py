@@ -21,6 +21,8 @@ def test_defaults() -> None:
 @pytest.mark.parametrize(("argv", "error"), [
     (["--percentage-of-nodes-to-score", "101"], "--percentage-of-nodes-to-score must be between 0 and 100"),
     (["--pod-initial-backoff-seconds", "0"], "--pod-initial-backoff-seconds must be greater than 0"),
+    (["--pod-initial-backoff-seconds", "nan"], "--pod-initial-backoff-seconds must be greater than 0"),
+    (["--pod-max-backoff-seconds", "inf"], "the back-offs finite"),
     (["--pod-initial-backoff-seconds", "5", "--pod-max-backoff-seconds", "2"],
      "--pod-max-backoff-seconds must be at least --pod-initial-backoff-seconds"),
     (["--v", "loud"], "invalid verbosity 'loud'"),
