@@ -474,7 +474,8 @@ class DaemonSetController(Controller):
             else:
                 assert old_pod is not None
                 if not is_pod_available(old_pod, min_ready, now):
-                    allowed.append(str(_meta(old_pod)["name"]))
+                    allowed.append(str(_meta(old_pod)["name"]))  # serves nothing: replace it now
+                    unavailable += 1
                 elif unavailable < max_unavailable:
                     candidates.append(str(_meta(old_pod)["name"]))
         remaining = max(0, min(max_unavailable - unavailable, len(candidates)))

@@ -39,7 +39,7 @@ def test_one_pod_per_eligible_node(apiserver: Any, client: Client, ns: str, clus
     a = cluster.add_node("a", labels=label)
     b = cluster.add_node("b", labels=label)
     cluster.add_node("other")  # no label: no daemon pod
-    start_manager(["daemonset", "garbagecollector"])
+    start_manager(["daemonset", "garbagecollector", "podgc"], pod_gc_period=1.0)
     client.create(DS, daemon_set(ns), ns)
     wait_for(lambda: on_nodes(client, ns, {a, b}), message="a pod on a and b")
     pod = pods_by_node(client, ns)[a][0]
@@ -80,6 +80,13 @@ def test_one_pod_per_eligible_node(apiserver: Any, client: Client, ns: str, clus
     wait_for(lambda: on_nodes(client, ns, {a, c}), message="pod on b deleted")
     wait_for(lambda: client.get(DS, "agent", ns)["status"].get("numberMisscheduled") == 0
              and client.get(DS, "agent", ns)["status"]["desiredNumberScheduled"] == 2, message="status after b")
+
+    # a deleted node's pod goes with it (the pod garbage collector force-deletes it)
+    cluster.stop_node(c)
+    cluster.remove_node(c)
+    wait_for(lambda: set(pods_by_node(client, ns)) == {a} and len(client.list(PODS, ns)["items"]) == 1,
+             message="only a's pod left")
+    wait_for(lambda: client.get(DS, "agent", ns)["status"]["desiredNumberScheduled"] == 1, message="desired 1")
 
 
 def test_rolling_update_history_and_undo(apiserver: Any, client: Client, ns: str, cluster: Any,

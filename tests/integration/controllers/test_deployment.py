@@ -98,3 +98,28 @@ def test_labs_nodejs_deployments_each_keep_their_own_pod(client: Client, ns: str
     for name in names:
         d = client.get(DEPLOY, name, ns)
         assert d["status"]["replicas"] == 1 and d["status"]["availableReplicas"] == 1
+
+
+def test_recreate_never_runs_old_and_new_pods_together(client: Client, ns: str, cluster: Any,
+                                                       start_manager: Any) -> None:
+    cluster.add_node("a")
+    start_manager(["replicaset", "deployment"])
+    client.create(DEPLOY, deployment("web", 3, strategy={"type": "Recreate"}), ns)
+    wait_for(lambda: rolled_out(client, ns, "web"), message="first rollout")
+    listed = client.list(PODS, ns)
+    pods = {p["metadata"]["name"]: p for p in listed["items"]}
+    with client.watch(PODS, ns, resource_version=listed["metadata"]["resourceVersion"], timeout_seconds=60) as w:
+        client.patch(DEPLOY, "web", {"spec": {"template": {"spec": {"containers": [
+            {"name": "app", "image": "minik/app:v2"}]}}}}, ns, patch_type="strategic")
+        for event in w:
+            name = event.object["metadata"]["name"]
+            if event.type == "DELETED":
+                pods.pop(name, None)
+            else:
+                pods[name] = event.object
+            # Recreate: a new pod exists only once every old pod is gone (terminating ones included)
+            assert len(set(images(list(pods.values())))) <= 1, images(list(pods.values()))
+            live = active(list(pods.values()))
+            if images(live) == ["minik/app:v2"] * 3 and all(is_ready(p) for p in live) and len(pods) == 3:
+                break
+    wait_for(lambda: rolled_out(client, ns, "web"), message="second rollout")
