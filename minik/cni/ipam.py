@@ -54,7 +54,7 @@ class HostLocal:
             with contextlib.suppress(OSError):
                 path.unlink()
 
-    def _candidates(self) -> Iterator[ipaddress.IPv4Address]:
+    def candidates(self) -> Iterator[ipaddress.IPv4Address]:
         """Every address of the range once, starting after the last one handed out."""
         start, end = int(self.config.range_start), int(self.config.range_end)
         last = self._last_reserved()
@@ -111,6 +111,10 @@ class HostLocal:
             found[address] = (lines[0].strip() if lines else "", lines[1].strip() if len(lines) > 1 else "")
         return found
 
+    def free_count(self) -> int:
+        taken = set(self.allocations())
+        return sum(1 for a in self.candidates() if a not in taken)
+
     def get(self, container_id: str, ifname: str) -> ipaddress.IPv4Address | None:
         for address, owner in self.allocations().items():
             if owner == (container_id, ifname):
@@ -124,7 +128,7 @@ class HostLocal:
             return existing
         taken = set(self.allocations())
         try:
-            for address in self._candidates():
+            for address in self.candidates():
                 if address in taken:
                     continue
                 if self._write_atomically(self.dir / str(address), f"{container_id}\n{ifname}\n", exclusive=True):
@@ -132,7 +136,7 @@ class HostLocal:
                     return address
         except OSError as error:
             raise CNIError(IO_FAILURE, f"cannot write IPAM store {self.dir}", str(error)) from None
-        size = sum(1 for _ in self._candidates())
+        size = sum(1 for _ in self.candidates())
         raise CNIError(IPAM_EXHAUSTED,
                        f"no IP addresses available in range {self.config.range_start}-{self.config.range_end}",
                        f"all {size} addresses of network {self.dir.name} are allocated")

@@ -50,14 +50,11 @@ def ensure_pod_egress(iptables: IPTables, subnet: ipaddress.IPv4Network, cluster
     lines = []
     for table, items in rules.items():
         lines.append(f"*{table}")
-        own = [(c, r) for c, r in items if c == CHAINS[table]]
-        if any(c == CHAINS[table] for c, _ in stale[table]):  # rewrite our chain whole
-            lines.append(f":{CHAINS[table]} - [0:0]")
-            lines += [f"-A {c} {r}" for c, r in own]
-        elif any(stale[table]):
-            lines.append(f":{CHAINS[table]} - [0:0]")  # declare (and refill) so the jump has a target
-            lines += [f"-A {c} {r}" for c, r in own]
-        lines += [f"-A {c} {r}" for c, r in stale[table] if c != CHAINS[table]]
+        if stale[table]:  # declare (flush) our chain and refill it whole; insert the missing jumps
+            chain = CHAINS[table]
+            lines.append(f":{chain} - [0:0]")
+            lines += [f"-A {c} {r}" for c, r in items if c == chain]
+            lines += [f"-I {c} 1 {r}" for c, r in stale[table] if c != chain]
         lines.append("COMMIT")
     iptables.restore("\n".join(lines) + "\n")
     return True

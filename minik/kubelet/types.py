@@ -83,6 +83,7 @@ class ContainerStatus:
     message: str = ""
     log_path: str = ""
     init: bool = False
+    sandbox_id: str = ""
     annotations: dict[str, str] = field(default_factory=dict)
 
     @property

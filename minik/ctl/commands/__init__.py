@@ -8,6 +8,7 @@ from minik.ctl.commands import (
     apply,
     cluster_info,
     config,
+    cordon,
     create,
     delete,
     describe,
@@ -18,6 +19,7 @@ from minik.ctl.commands import (
     rollout,
     scale,
     set_image,
+    taint,
     version,
 )
 
@@ -27,7 +29,7 @@ COMMANDS: dict[str, Command] = {
         get.COMMAND, describe.COMMAND, apply.COMMAND, create.COMMAND, replace.COMMAND, delete.COMMAND,
         label.LABEL, label.ANNOTATE, scale.COMMAND, logs.COMMAND, *config.COMMANDS, version.COMMAND,
         api_resources.API_RESOURCES, api_resources.API_VERSIONS, cluster_info.COMMAND, *rollout.COMMANDS,
-        set_image.COMMAND,
+        set_image.COMMAND, taint.COMMAND, cordon.CORDON, cordon.UNCORDON, cordon.DRAIN,
     )
 }
 

@@ -103,16 +103,23 @@ class FakeCluster:
         return name
 
     def _post_status(self, node: Obj, ready: bool = True) -> None:
-        now = stamp()
-        node = dict(node)
-        node["status"] = {
-            "capacity": {"cpu": "4", "memory": "8Gi", "pods": "110"},
-            "addresses": [{"type": "InternalIP", "address": f"192.0.2.{len(self.nodes) + 1}"}],
-            "conditions": [{"type": "Ready", "status": "True" if ready else "False",
-                            "reason": "KubeletReady" if ready else "KubeletNotReady",
-                            "message": "kubelet is posting ready status", "lastHeartbeatTime": now,
-                            "lastTransitionTime": now}]}
-        self.client.update_status(NODES, node)
+        """What a kubelet posts: capacity and a Ready condition (retried when a controller wrote first)."""
+        for _ in range(10):
+            now = stamp()
+            node = dict(node)
+            node["status"] = {
+                "capacity": {"cpu": "4", "memory": "8Gi", "pods": "110"},
+                "addresses": [{"type": "InternalIP", "address": f"192.0.2.{len(self.nodes) + 1}"}],
+                "conditions": [{"type": "Ready", "status": "True" if ready else "False",
+                                "reason": "KubeletReady" if ready else "KubeletNotReady",
+                                "message": "kubelet is posting ready status", "lastHeartbeatTime": now,
+                                "lastTransitionTime": now}]}
+            try:
+                self.client.update_status(NODES, node)
+                return
+            except ConflictError:
+                node = self.client.get(NODES, node["metadata"]["name"])
+        raise AssertionError("could not post node status")
 
     def _renew_lease(self, name: str) -> None:
         body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
