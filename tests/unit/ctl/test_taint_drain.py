@@ -23,7 +23,7 @@ def test_parse_taint_arguments() -> None:
 def test_reorganize_taints() -> None:
     node = {"metadata": {"name": "w1"}, "spec": {"taints": [{"key": "a", "value": "1", "effect": "NoSchedule"},
                                                            {"key": "a", "effect": "NoExecute"}]}}
-    with pytest.raises(CtlError, match=r"node w1 already has a taint\(s\) with same effect\(s\) and --overwrite is false"):
+    with pytest.raises(CtlError, match=r"node w1 already has a taint\(s\) with same effect"):
         reorganize_taints(node, False, [TaintSpec("a", "2", "NoSchedule")], [])
     verb, taints = reorganize_taints(node, True, [TaintSpec("a", "2", "NoSchedule")], [])
     assert verb == "tainted"
