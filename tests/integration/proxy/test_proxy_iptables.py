@@ -44,11 +44,16 @@ def endpoints(name: str, pods: list[Pod]) -> dict[str, Any]:
 
 
 class World:
-    """Services and Endpoints the proxier reads, editable by the test."""
+    """Services and Endpoints the proxier reads, editable by the test; the servers behind them."""
 
-    def __init__(self) -> None:
+    def __init__(self, servers: list[Server]) -> None:
         self.services: list[dict[str, Any]] = []
         self.endpoints: list[dict[str, Any]] = []
+        self.servers = servers
+
+    def sources(self) -> set[str]:
+        """Client addresses the endpoints have seen (after any SNAT)."""
+        return {peer for s in self.servers for peer in s.peers}
 
     def proxier(self, node: Node) -> Proxier:
         return Proxier(IPTables(node.netns), ProxyConfig(cluster_cidr="10.244.0.0/16"),
@@ -62,7 +67,7 @@ def cluster(lab: Lab) -> Any:
     client = node.add_pod("client")
     servers = [Server(p.netns, TARGET, f"web-{i}") for i, p in enumerate(backends)]
     try:
-        yield node, backends, client, World()
+        yield node, backends, client, World(servers)
     finally:
         for s in servers:
             s.close()
@@ -118,10 +123,13 @@ def test_node_port_on_the_node_address(cluster: Any) -> None:
     world.endpoints = [endpoints("web", backends)]
     world.proxier(node).sync_proxy_rules()
 
-    assert fetch(client.netns, node.gateway, 30080).startswith("web-")  # the bridge IP is a node address
-    assert fetch(node.netns, node.gateway, 30080).startswith("web-")
-    # NodePort traffic is masqueraded: the endpoint sees the node, not the client.
+    # ClusterIP traffic between pods keeps the client's address ...
     assert fetch(client.netns, CLUSTER_IP, PORT).startswith("web-")
+    assert world.sources() == {client.ip}
+    # ... NodePort traffic is masqueraded: the endpoint sees the node (its bridge address), not the client.
+    assert fetch(client.netns, node.gateway, 30080).startswith("web-")  # the bridge IP is a node address
+    assert world.sources() == {client.ip, node.gateway}
+    assert fetch(node.netns, node.gateway, 30080).startswith("web-")
 
 
 def test_session_affinity_pins_a_client_to_one_endpoint(cluster: Any) -> None:
