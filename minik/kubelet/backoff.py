@@ -78,7 +78,8 @@ class Backoff:
         with self._lock:
             self._entries.pop(key, None)
 
-    def delete_prefix(self, prefix: str) -> None:
+    def delete_matching(self, text: str) -> None:
+        """Forget every key containing `text` (a pod's uid when the pod is gone)."""
         with self._lock:
-            for key in [k for k in self._entries if k.startswith(prefix)]:
+            for key in [k for k in self._entries if text in k]:
                 del self._entries[key]

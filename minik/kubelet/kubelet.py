@@ -467,7 +467,8 @@ class Kubelet:
         self.runtime_manager.remove_log_dir(uid)
         self.prober.remove_pod(uid)
         self.status_manager.forget(uid)
-        self.crash_backoff.delete_prefix("")  # cheap: entries of live pods are recreated on their next crash
+        self.crash_backoff.delete_matching(uid)
+        self.image_backoff.delete_matching(uid)
         with self._lock:
             self._reasons.pop(uid, None)
             self._runtime_cache.pop(uid, None)

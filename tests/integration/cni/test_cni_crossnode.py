@@ -22,6 +22,7 @@ from util import wait_for
 from minik.api.resources import lookup
 from minik.cni.agent import NetworkAgent
 from minik.cni.backend import RTPROT_MINIK, peers_from_nodes
+from minik.cni.cleanup import cleanup
 from minik.cni.hostgw import HostGW
 from minik.cni.vxlan import VXLAN
 
@@ -156,3 +157,26 @@ def test_agent_routes_follow_nodes_joining_and_leaving(
     finally:
         for agent in agents:
             agent.stop()
+
+
+def test_cleanup_removes_the_whole_pod_network_of_a_node(two_nodes: tuple[Node, Node], lab: Lab) -> None:
+    a, b = two_nodes
+    a.add_pod()
+    HostGW(a.netns).sync(peers_from_nodes([node_obj("b", b.pod_cidr, "10.250.0.2")], "a"))
+    vx = VXLAN(a.netns, device="miniktvx1")
+    vx.setup(ipaddress.IPv4Network(a.pod_cidr), ipaddress.IPv4Address("10.250.0.1"))
+    conf_file = lab.tmpdir("conf") / "minik.conf"
+    conf_file.write_text("{}")
+    data_dir = Path(a.conf["ipam"]["dataDir"])
+
+    removed = cleanup(bridge=a.bridge, data_dir=data_dir, conf_file=conf_file, vxlan_device="miniktvx1",
+                      netns=a.netns)
+
+    assert a.bridge in removed and str(data_dir) in removed
+    remaining = run_in(a.netns, "ip", "-o", "link").stdout
+    assert a.bridge not in remaining and "minikv" not in remaining and "miniktvx1" not in remaining
+    assert our_routes(a.netns) == []
+    assert "MINIK-" not in run_in(a.netns, "iptables-save").stdout
+    assert not data_dir.exists() and not conf_file.exists()
+    assert cleanup(bridge=a.bridge, data_dir=data_dir, conf_file=conf_file, vxlan_device="miniktvx1",
+                   netns=a.netns) == []

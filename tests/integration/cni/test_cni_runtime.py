@@ -73,8 +73,3 @@ def test_failed_network_setup_fails_the_sandbox_and_leaks_nothing(runtime: Runti
     assert [s["id"] for s in runtime.list_pod_sandbox()] == [first]
     assert len(ipam_ips(node)) == 1
 
-
-def test_conf_file_missing_means_network_not_ready(tmp_path: Path) -> None:
-    network = CNINetwork(conf_file=tmp_path / "minik.conf")
-    with pytest.raises(CRIError, match="network not ready"):
-        network.setup("abc", "/proc/self/ns/net", {})

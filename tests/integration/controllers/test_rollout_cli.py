@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 
 from ctrltest import DEPLOY, RS, deployment, minictl, wait_pods
@@ -101,3 +103,23 @@ def test_pause_resume_restart_and_progress_deadline(apiserver: Any, client: Clie
     assert code == 0 and out.endswith('deployment "web" successfully rolled out\n')
     template = client.get(DEPLOY, "web", ns)["spec"]["template"]
     assert "kubectl.kubernetes.io/restartedAt" in template["metadata"]["annotations"]
+
+
+def test_minictl_entry_point_runs_rollout_and_set_image(apiserver: Any, client: Client, ns: str, cluster: Any,
+                                                        start_manager: Any) -> None:
+    cluster.add_node("a")
+    start_manager(["replicaset", "deployment"])
+    client.create(DEPLOY, deployment("web", 1), ns)
+
+    def run(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "minik.ctl.main", "--kubeconfig", str(apiserver.kubeconfig),
+                               "-n", ns, *argv], capture_output=True, text=True, timeout=90)
+
+    done = run("rollout", "status", "deployment/web", "--timeout=60s")
+    assert done.returncode == 0 and done.stdout.endswith('deployment "web" successfully rolled out\n')
+    assert run("set", "image", "deployment/web", "app=minik/app:v2").stdout == "deployment.apps/web image updated\n"
+    assert run("rollout", "status", "deployment/web", "--timeout=60s").returncode == 0
+    history = run("rollout", "history", "deployment/web")
+    assert history.stdout == "deployment.apps/web \nREVISION  CHANGE-CAUSE\n1         <none>\n2         <none>\n\n"
+    missing = run("rollout", "undo", "deployment/web", "--to-revision=7")
+    assert (missing.returncode, missing.stderr) == (1, "error: unable to find specified revision 7 in history\n")
