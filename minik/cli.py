@@ -24,6 +24,7 @@ COMPONENTS: dict[str, tuple[str, str]] = {
     "runtime": ("minik.runtime.main", "the container runtime of a node"),
     "kubelet": ("minik.kubelet.main", "the node agent: run the pods bound to this node"),
     "proxy": ("minik.proxy.main", "program Services into iptables on this node"),
+    "network-agent": ("minik.cni.agent", "route pod traffic between nodes (host-gw or vxlan)"),
     "dns": ("minik.dns.main", "cluster DNS: <service>.<namespace>.svc.cluster.local"),
 }
 

@@ -245,7 +245,8 @@ def apiserver(etcd: Etcd) -> Iterator[ApiServer]:
         finally:
             server.stop()
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        if not os.environ.get("MINIK_TEST_KEEP"):
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 @pytest.fixture

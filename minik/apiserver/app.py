@@ -292,8 +292,13 @@ def create_app(cfg: Config) -> FastAPI:
             await bind(reg, namespace, name, await read_body(request))
             return json_response(success_status(code=201), 201)
         elif sub in ("log", "exec"):
-            raise errors.ServiceUnavailableError(
-                f'pods "{name}" {sub} is not available: no kubelet serves this node yet')
+            from minik.apiserver import nodeproxy  # proxied to the pod's kubelet
+
+            if sub == "log" and method == "GET":
+                return await nodeproxy.proxy_log(server, namespace, name, params)
+            if sub == "exec":
+                return await nodeproxy.proxy_exec(server, namespace, name, method,
+                                                  request.query_params.multi_items())
         raise errors.MethodNotAllowedError("the server does not allow this method on the requested resource")
 
     def scale_of(r: Resource, obj: Obj) -> Obj:

@@ -26,7 +26,7 @@ from minik.api.names import generate_name
 from minik.api.resources import Resource
 from minik.api.validation import validate
 from minik.apiserver.patch import apply_json_patch, apply_merge_patch, apply_strategic_merge_patch
-from minik.apiserver.storage import CompactedError, Obj, Storage
+from minik.apiserver.storage import CompactedError, Obj, Storage, StoredObject
 from minik.apiserver.strategy import Strategy
 from minik.apiserver.watchcache import Filter, WatchCache, Watcher
 
@@ -297,8 +297,8 @@ class Registry:
                                              "namespace sent on the request")
             if bmeta.get("resourceVersion"):
                 expected = self._parse_rv(bmeta["resourceVersion"])
-        for _ in range(MAX_RETRIES):
-            cur = await self.storage.get(key)
+        for attempt in range(MAX_RETRIES):
+            cur = await self._current(namespace, name, key, use_cache=attempt == 0 and expected is None)
             if cur is None:
                 raise self.not_found(name)
             old = cur.obj
@@ -318,12 +318,22 @@ class Registry:
                 if maybe is None:
                     return old
                 new = maybe
-            result = await self._write_update(key, name, new, old, cur.revision, subresource, dry_run)
+            result = await self._write_update(key, name, new, old, cur.revision, subresource, dry_run,
+                                              verified=attempt > 0 or expected is not None)
             if result is not None:
                 return result
             if expected is not None:
                 raise errors.conflict(self.resource.plural, name, self.resource.group)
         raise errors.conflict(self.resource.plural, name, self.resource.group)
+
+    async def _current(self, namespace: str | None, name: str, key: str, *, use_cache: bool) -> StoredObject | None:
+        """The object to base a write on. The watch cache saves an etcd read; if its copy is stale the
+        compare-and-swap fails and the retry reads etcd. Cached objects must not be mutated."""
+        if use_cache:
+            cached = self.cache.get(namespace if self.resource.namespaced else None, name)
+            if cached is not None:
+                return StoredObject(cached, int(cached["metadata"]["resourceVersion"]))
+        return await self.storage.get(key)
 
     def _parse_rv(self, rv: Any) -> int:
         try:
@@ -341,7 +351,9 @@ class Registry:
         return apply_merge_patch(old, doc)
 
     async def _write_update(self, key: str, name: str, new: Obj, old: Obj, revision: int,
-                            subresource: str | None, dry_run: bool) -> Obj | None:
+                            subresource: str | None, dry_run: bool, verified: bool = True) -> Obj | None:
+        """Write new over old; None means "read again and retry" (CAS lost, or a no-op seen on a
+        cached copy that etcd must confirm)."""
         meta = new.setdefault("metadata", {})
         ometa = old["metadata"]
         for k in SYSTEM_META:
@@ -355,8 +367,8 @@ class Registry:
             self.strategy.prepare_finalize(new, old)
         elif subresource != "binding":
             self.strategy.prepare_for_update(new, old)
-        # binding is the one sanctioned spec change of a pod: validate it as a whole object
-        new = self.admit(new, None if subresource == "binding" else old)
+        if subresource != "binding":  # binding only sets nodeName and a condition, like kube-apiserver
+            new = self.admit(new, old)
         meta = new["metadata"]
         if subresource != "status" and self.strategy.generation_changed(new, old):
             meta["generation"] = int(ometa.get("generation") or 0) + 1
@@ -364,7 +376,8 @@ class Registry:
         meta.pop("resourceVersion", None)
         cmp_old = {**old, "metadata": {k: v for k, v in ometa.items() if k != "resourceVersion"}}
         if new == cmp_old:
-            return old  # no-op: kube-apiserver does not write, the resourceVersion stays
+            # no-op: kube-apiserver does not write, the resourceVersion stays
+            return old if verified else None
         if dry_run:
             return new
         if meta.get("deletionTimestamp") and not meta.get("finalizers") \
@@ -390,8 +403,8 @@ class Registry:
     async def delete(self, namespace: str | None, name: str, opts: DeleteOptions, *,
                      dry_run: bool = False) -> Obj:
         key = self.key(namespace, name)
-        for _ in range(MAX_RETRIES):
-            cur = await self.storage.get(key)
+        for attempt in range(MAX_RETRIES):
+            cur = await self._current(namespace, name, key, use_cache=attempt == 0)
             if cur is None:
                 raise self.not_found(name)
             obj = cur.obj
@@ -429,6 +442,8 @@ class Registry:
                 self.strategy.mark_deleting(new)
                 cmp_old = {**obj, "metadata": {k: v for k, v in meta.items() if k != "resourceVersion"}}
                 if new == cmp_old:
+                    if attempt == 0:
+                        continue  # seen on the cached copy: confirm with etcd
                     return obj
                 if dry_run:
                     return new

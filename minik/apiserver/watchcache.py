@@ -47,6 +47,8 @@ class Watcher:
     namespace: str | None
     filter: Filter
     bookmarks: bool
+    # events at or below this revision were already covered by the replay or the initial state
+    from_rv: int = 0
     queue: asyncio.Queue[WatchEvent | None] = field(default_factory=lambda: asyncio.Queue(maxsize=10000))
     closed: bool = False
 
@@ -171,8 +173,12 @@ class WatchCache:
         self.events.append(ev)
         if len(self.events) > self.capacity:
             self.start_rv = self.events.popleft().revision
-        self.rv = ev.revision
+        # max(): a progress notification may have moved rv ahead of events still in flight
+        # (etcd < 3.4.25 can send one early); a watcher skips what it has already been given.
+        self.rv = max(self.rv, ev.revision)
         for w in list(self.watchers):
+            if ev.revision <= w.from_rv:
+                continue
             out = self._transform(w, ev)
             if out is not None and not w.offer(out):
                 self.watchers.discard(w)
@@ -261,7 +267,7 @@ class WatchCache:
                 raise errors.GoneError(f"too old resource version: {from_rv} ({self.start_rv})")
         else:
             await asyncio.wait_for(self.ready.wait(), timeout=30)
-        w = Watcher(namespace, flt, bookmarks)
+        w = Watcher(namespace, flt, bookmarks, from_rv=self.rv if (initial_events or not from_rv) else from_rv)
         # No await from here on: the replay and the registration must not interleave with _apply.
         if initial_events:
             for obj in self.list_objects(namespace, flt):

@@ -106,11 +106,14 @@ class NetworkAgent:
             self._thread.join(10)
 
     def _loop(self) -> None:
+        while not self._stop.is_set() and not self.informer.wait_for_sync(0.5):
+            pass  # the informer retries an unreachable apiserver on its own
+        self._wake.set()  # the first sync right after the cache is filled
         while not self._stop.is_set():
             self._wake.wait(self.resync_period)
             self._wake.clear()
-            if self._stop.is_set() or not self.informer.has_synced():
-                continue
+            if self._stop.is_set():
+                return
             try:
                 self.sync()
             except Exception:

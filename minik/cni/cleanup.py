@@ -22,7 +22,7 @@ from minik.proxy.iptables import IPTables
 
 def remove_bridge(ipr: IPRoute, name: str) -> list[str]:
     """The bridge and our veths on it (pods still running lose their network: this is teardown)."""
-    removed = []
+    removed: list[str] = []
     index = links.link_index(ipr, name)
     if index is None:
         return removed

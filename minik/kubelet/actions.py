@@ -109,9 +109,7 @@ def should_container_be_restarted(container: Obj, pod: Obj, status: PodStatus) -
     policy = podutil.restart_policy(pod)
     if policy == "Never":
         return False
-    if policy == "OnFailure" and found.exit_code == 0:
-        return False
-    return True
+    return not (policy == "OnFailure" and found.exit_code == 0)
 
 
 def _container_succeeded(container: Obj, status: PodStatus) -> bool:

@@ -88,6 +88,8 @@ class KubeletConfig:
     file_check_frequency: float = 20.0
     pleg_relist_period: float = 1.0
     housekeeping_interval: float = 2.0
+    cluster_dns: list[str] = field(default_factory=list)
+    cluster_domain: str = "cluster.local"
     verbosity: int = 0
 
     @property

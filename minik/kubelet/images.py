@@ -8,6 +8,7 @@ when the registry cannot deliver it (the lab images are built locally); Kubernet
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -18,6 +19,8 @@ from minik.kubelet.backoff import Backoff
 from minik.kubelet.status import WaitingReason
 from minik.kubelet.types import ERR_IMAGE_NEVER_PULL, ERR_IMAGE_PULL, IMAGE_PULL_BACK_OFF, Obj
 from minik.runtime.state import CRIError
+
+log = logging.getLogger(__name__)
 
 EventFunc = Callable[[Obj, str, str, str], None]
 
@@ -75,8 +78,8 @@ class ImageManager:
             image_id = self.runtime.pull_image({"image": image})
         except CRIError as error:
             if present is not None:
-                self.event(pod, "Normal", "Pulled", f"{present_message} (the registry could not deliver it: "
-                                                    f"{error}; using the node's copy)")
+                log.info("pulling %s failed (%s): using the node's copy", image, error)
+                self.event(pod, "Normal", "Pulled", present_message)
                 return str(present.get("id") or image)
             self.backoff.next(key, time.time())
             message = f'Failed to pull image "{image}": {error}'

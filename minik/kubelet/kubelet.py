@@ -72,10 +72,12 @@ class Kubelet:
         self.runtime_manager = RuntimeManager(
             runtime, self.node_name, self.volumes, self.images, self.crash_backoff, self.event, cfg.pod_logs_dir,
             PodContextSource(lambda: self.node_ip, self.allocatable),
-            liveness_failed=self.prober.liveness_failed, startup_failed=self.prober.startup_failed)
+            liveness_failed=self.prober.liveness_failed, startup_failed=self.prober.startup_failed,
+            cluster_dns=cfg.cluster_dns, cluster_domain=cfg.cluster_domain)
         self.pod_workers = PodWorkers(self.sync_pod_worker, cfg.sync_frequency)
         self.pleg = PLEG(self.runtime_manager.relist, self.pod_workers.update, cfg.pleg_relist_period)
         self.lease = NodeLease(client, self.node_name, cfg.node_lease_duration)
+        assert PODS is not None
         self.informer = Informer(client, PODS, field_selector=f"spec.nodeName={self.node_name}")
         self.static_source: StaticPodSource | None = None
         if cfg.pod_manifest_path is not None:
@@ -104,10 +106,8 @@ class Kubelet:
         self.cfg.pod_logs_dir.mkdir(parents=True, exist_ok=True)
         self._wait_for_runtime()
         self._known_in_runtime = set(self.runtime_manager.list_pods())
-        self.register_node()
         self._start_server()
-        self._spawn(self._lease_loop, "node-lease")
-        self._spawn(self._node_status_loop, "node-status")
+        self._spawn(self._node_loops, "node-status")  # static pods run even while the API is unreachable
         self.informer.add_event_handler(self._on_pod_add, self._on_pod_update, self._on_pod_delete)
         self.informer.start()
         if self.static_source is not None:
@@ -123,7 +123,7 @@ class Kubelet:
             self.static_source.stop()
         self.informer.stop()
         self.prober.stop()
-        self.pod_workers.stop()
+        self.pod_workers.stop(timeout=1.0)
         server = self.server
         if server is not None and hasattr(server, "stop"):
             server.stop()
@@ -215,7 +215,12 @@ class Kubelet:
         body = node_status(self.cfg, self.machine, self.node_ip, version, ready, message, old)
         self.node = self.client.patch(NODES, self.node_name, {"status": body}, subresource="status")
 
-    def _node_status_loop(self) -> None:
+    def _node_loops(self) -> None:
+        """Register, then keep the Lease and the Node's status fresh."""
+        self.register_node()
+        for pod in self.pod_manager.static_pods():
+            self.pod_workers.update(podutil.uid(pod))  # their mirrors wait for the Node (their owner)
+        self._spawn(self._lease_loop, "node-lease")
         while not self._stop.wait(self.cfg.node_status_update_frequency):
             try:
                 self.update_node_status()
@@ -449,11 +454,9 @@ class Kubelet:
         if not podutil.is_static_pod(pod):
             self._write_status(pod, status, terminal=True)
             assert PODS is not None
-            try:
+            with contextlib.suppress(NotFoundError, ConflictError):
                 self.client.delete(PODS, podutil.name(pod), podutil.namespace(pod), grace_period_seconds=0,
                                    preconditions={"uid": podutil.uid(pod)})
-            except (NotFoundError, ConflictError):
-                pass
         return WorkResult(requeue_after=5.0)
 
     def _remove_orphan(self, uid: str) -> WorkResult:
@@ -480,9 +483,11 @@ class Kubelet:
 
     def _ensure_mirror(self, pod: Obj) -> None:
         assert PODS is not None
+        if self.node is None:
+            return
         mirror = self.pod_manager.mirror_of(pod)
         if mirror is not None and (podutil.deletion_timestamp(mirror)
-                                   or podutil.annotations(mirror).get(CONFIG_MIRROR_ANNOTATION)
+                                   or podutil.annotations_of(mirror).get(CONFIG_MIRROR_ANNOTATION)
                                    != podutil.config_hash(pod)):
             self._delete_mirror(pod)
             mirror = None
@@ -493,7 +498,7 @@ class Kubelet:
                 log.info("mirror pod %s created", podutil.key(created))
             except AlreadyExistsError:
                 pass
-            except StatusError as error:
+            except (StatusError, ConnectionFailed) as error:  # a static pod runs without the API anyway
                 log.warning("creating mirror pod for %s failed: %s", format_pod(pod), error)
 
     def _delete_mirror(self, pod: Obj) -> None:
@@ -506,7 +511,7 @@ class Kubelet:
                                preconditions={"uid": podutil.uid(mirror)})
         except (NotFoundError, ConflictError):
             pass
-        except StatusError as error:
+        except (StatusError, ConnectionFailed) as error:
             log.warning("deleting mirror pod %s failed: %s", podutil.key(mirror), error)
             return
         self.pod_manager.remove_mirror(mirror)

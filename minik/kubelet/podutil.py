@@ -48,7 +48,7 @@ def namespace(pod: Obj) -> str:
     return str(meta(pod).get("namespace") or "default")
 
 
-def annotations(pod: Obj) -> dict[str, str]:
+def annotations_of(pod: Obj) -> dict[str, str]:
     return {str(k): str(v) for k, v in _dict(meta(pod).get("annotations")).items()}
 
 
@@ -103,15 +103,15 @@ def is_terminal_phase(value: str | None) -> bool:
 
 
 def is_mirror_pod(pod: Obj) -> bool:
-    return CONFIG_MIRROR_ANNOTATION in annotations(pod)
+    return CONFIG_MIRROR_ANNOTATION in annotations_of(pod)
 
 
 def is_static_pod(pod: Obj) -> bool:
-    return annotations(pod).get(CONFIG_SOURCE_ANNOTATION, "api") not in ("api", "")
+    return annotations_of(pod).get(CONFIG_SOURCE_ANNOTATION, "api") not in ("api", "")
 
 
 def config_hash(pod: Obj) -> str:
-    return annotations(pod).get(CONFIG_HASH_ANNOTATION, "")
+    return annotations_of(pod).get(CONFIG_HASH_ANNOTATION, "")
 
 
 def key(pod: Obj) -> str:

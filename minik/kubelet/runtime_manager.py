@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from minik.kubelet import podutil
-from minik.kubelet.actions import PodActions, compute_pod_actions
+from minik.kubelet.actions import REASON_LIVENESS, REASON_STARTUP, ContainerToKill, PodActions, compute_pod_actions
 from minik.kubelet.backoff import Backoff
 from minik.kubelet.container import (
     ContainerConfigError,
@@ -82,6 +83,14 @@ def go_duration(seconds: float) -> str:
     return f"{hours}h{minutes}m{secs}s"
 
 
+def _probe_grace(kill: ContainerToKill) -> int | None:
+    """A failed probe may set its own terminationGracePeriodSeconds for the kill it causes."""
+    field = {REASON_LIVENESS: "livenessProbe", REASON_STARTUP: "startupProbe"}.get(kill.reason)
+    probe = (kill.container or {}).get(field) if field else None
+    grace = probe.get("terminationGracePeriodSeconds") if isinstance(probe, dict) else None
+    return grace if isinstance(grace, int) and not isinstance(grace, bool) and grace >= 0 else None
+
+
 def backoff_key(pod: Obj, container: Obj) -> str:
     """Kubernetes' stable key: a new spec for the container starts a new back-off."""
     return (f"{podutil.name(pod)}_{podutil.namespace(pod)}_{podutil.uid(pod)}_{container.get('name')}_"
@@ -120,7 +129,11 @@ class RuntimeManager:
         node: PodContextSource,
         liveness_failed: Callable[[str], bool] = lambda _id: False,
         startup_failed: Callable[[str], bool] = lambda _id: False,
+        cluster_dns: list[str] | None = None,
+        cluster_domain: str = "cluster.local",
     ) -> None:
+        self.cluster_dns = list(cluster_dns or [])
+        self.cluster_domain = cluster_domain
         self.runtime = runtime
         self.node_name = node_name
         self.volumes = volumes
@@ -250,9 +263,10 @@ class RuntimeManager:
             for container_id, kill in actions.containers_to_kill.items():
                 found = next((c for c in status.containers if c.id == container_id), None)
                 if found is not None:
-                    self.kill_container(pod, found, kill.message)
+                    self.kill_container(pod, found, kill.message, _probe_grace(kill))
         sandbox_id = actions.sandbox_id
-        sandbox_config = generate_pod_sandbox_config(pod, actions.attempt, self.node_name, self._log_dir(pod))
+        sandbox_config = generate_pod_sandbox_config(pod, actions.attempt, self.node_name, self._log_dir(pod),
+                                                     self.cluster_dns, self.cluster_domain)
         if actions.create_sandbox:
             try:
                 sandbox_id = self.runtime.run_pod_sandbox(sandbox_config)
@@ -364,10 +378,8 @@ class RuntimeManager:
         if pod is not None:
             self.event(pod, "Normal", "Killing", message or f"Stopping container {container.name}")
         log.info("killing container %s (%s) with grace %ss", container.name, container.id[:12], grace)
-        try:
+        with contextlib.suppress(NotFoundError):
             self.runtime.stop_container(container.id, grace)
-        except NotFoundError:
-            pass
 
     def kill_pod(self, pod: Obj | None, status: PodStatus, grace_override: int | None = None) -> None:
         """Stop every running container in parallel (each with the grace period), then the sandboxes."""
@@ -423,8 +435,7 @@ class RuntimeManager:
             with contextlib.suppress(NotFoundError):
                 self.runtime.remove_container(str(item["id"]))
 
-    def remove_log_dir(self, pod_dir_name_suffix: str) -> None:
-        import shutil
-
-        for directory in self.pod_logs_dir.glob(f"*_{pod_dir_name_suffix}"):
+    def remove_log_dir(self, uid: str) -> None:
+        """The pod's log directory (`<namespace>_<name>_<uid>`), once the pod is gone."""
+        for directory in self.pod_logs_dir.glob(f"*_{uid}"):
             shutil.rmtree(directory, ignore_errors=True)

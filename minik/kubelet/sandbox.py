@@ -44,7 +44,37 @@ def hostname(pod: Obj) -> str:
     return name[:63].rstrip("-.") or "pod"
 
 
-def generate_pod_sandbox_config(pod: Obj, attempt: int, node_name: str, log_directory: Path) -> Obj:
+def dns_config(pod: Obj, cluster_dns: list[str], cluster_domain: str) -> Obj:
+    """The pod's resolv.conf per dnsPolicy (the kubelet's dns configurer); {} means the node's own file.
+
+    ClusterFirst uses the cluster DNS (falling back to the node's file when the kubelet has none, as
+    Kubernetes does); hostNetwork pods need ClusterFirstWithHostNet for that; None takes dnsConfig only.
+    """
+    spec = podutil.spec(pod)
+    policy = str(spec.get("dnsPolicy") or "ClusterFirst")
+    if policy == "ClusterFirst" and podutil.host_network(pod):
+        policy = "Default"
+    out: Obj = {}
+    if policy in ("ClusterFirst", "ClusterFirstWithHostNet") and cluster_dns:
+        namespace = podutil.namespace(pod)
+        out = {"servers": list(cluster_dns),
+               "searches": [f"{namespace}.svc.{cluster_domain}", f"svc.{cluster_domain}", cluster_domain],
+               "options": ["ndots:5"]}
+    raw = spec.get("dnsConfig")
+    extra: Obj = raw if isinstance(raw, dict) else {}
+    if extra or policy == "None":
+        servers = [str(x) for x in extra.get("nameservers") or []]
+        searches = [str(x) for x in extra.get("searches") or []]
+        options = [f"{o.get('name')}:{o.get('value')}" if o.get("value") not in (None, "") else str(o.get("name"))
+                   for o in extra.get("options") or [] if isinstance(o, dict) and o.get("name")]
+        out = {"servers": list(dict.fromkeys([*out.get("servers", []), *servers])),
+               "searches": list(dict.fromkeys([*out.get("searches", []), *searches])),
+               "options": list(dict.fromkeys([*out.get("options", []), *options]))}
+    return out
+
+
+def generate_pod_sandbox_config(pod: Obj, attempt: int, node_name: str, log_directory: Path,
+                                cluster_dns: list[str] | None = None, cluster_domain: str = "cluster.local") -> Obj:
     host_network = podutil.host_network(pod)
     spec = podutil.spec(pod)
     ports = []
@@ -59,9 +89,10 @@ def generate_pod_sandbox_config(pod: Obj, attempt: int, node_name: str, log_dire
                      "attempt": attempt},
         "hostname": "" if host_network else hostname(pod),
         "log_directory": str(log_directory),
+        "dns_config": dns_config(pod, cluster_dns or [], cluster_domain),
         "port_mappings": ports,
         "labels": sandbox_labels(pod, node_name),
-        "annotations": podutil.annotations(pod),
+        "annotations": podutil.annotations_of(pod),
         "linux": {
             "cgroup_parent": pod_cgroup(pod),
             "resources": linux_pod_resources(pod),

@@ -181,20 +181,18 @@ class StaticPodSource:
         if set(seen) != set(self._files):
             changed = True
         self._files = seen
-        pods = [pod for _, pod in seen.values() if pod is not None]
         names: dict[str, Path] = {}
-        unique = []
-        for file, (_, pod) in seen.items():
-            if pod is None:
+        pods: list[Obj] = []
+        for file, (_, parsed) in seen.items():
+            if parsed is None:
                 continue
-            key = f"{pod['metadata']['namespace']}/{pod['metadata']['name']}"
+            key = f"{parsed['metadata']['namespace']}/{parsed['metadata']['name']}"
             if key in names:
                 if changed:
                     self.on_error(f"{file}: pod {key} is already defined by {names[key]}; skipped")
                 continue
             names[key] = file
-            unique.append(pod)
-        pods = unique
+            pods.append(parsed)
         if changed:
             self._first = False
             self.on_change(pods)

@@ -157,9 +157,7 @@ def get_phase(pod: Obj, statuses: list[Obj], init_statuses: list[Obj], pod_is_te
     pending_init = failed_init = 0
     for container in podutil.init_containers(pod):
         status = by_name.get(str(container["name"]))
-        if status is None:
-            pending_init += 1
-        elif _state(status, "running") is not None:
+        if status is None or _state(status, "running") is not None:
             pending_init += 1
         elif _state(status, "terminated") is not None:
             if int(_state(status, "terminated").get("exitCode") or 0) != 0:

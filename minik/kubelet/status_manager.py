@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from minik.api.errors import NotFoundError, StatusError
 from minik.api.resources import Resource, lookup
+from minik.client.rest import ConnectionFailed
 from minik.kubelet import podutil
 from minik.kubelet.types import Obj
 
@@ -92,7 +93,7 @@ class StatusManager:
                                         patch_type="merge", subresource="status")
         except NotFoundError:
             return False
-        except StatusError as error:
+        except (StatusError, ConnectionFailed) as error:  # kept in the cache: the next sync writes it
             log.warning("updating status of pod %s failed: %s", podutil.key(api), error)
             return False
         with self._lock:

@@ -16,6 +16,7 @@ import sys
 import threading
 from pathlib import Path
 
+from minik.cni.network import add_network_flags, network_from_args
 from minik.runtime import linux
 from minik.runtime.client import DEFAULT_SOCKET
 from minik.runtime.images.registry import RegistryConfig
@@ -38,6 +39,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--log-max-size", type=int, default=10 << 20, help="container log size before rotation")
     p.add_argument("--log-max-files", type=int, default=5, help="rotated container log files kept")
     p.add_argument("-v", "--verbose", action="store_true")
+    add_network_flags(p)
     return p
 
 
@@ -50,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         registry = RegistryConfig(default_registry=args.registry, insecure=list(args.insecure_registry))
         runtime = Runtime(args.root, cgroup_parent=args.cgroup_parent, registry=registry,
-                          log_max_size=args.log_max_size, log_max_files=args.log_max_files)
+                          network=network_from_args(args), log_max_size=args.log_max_size,
+                          log_max_files=args.log_max_files)
         if args.build_lab_images:
             from minik.runtime.images.builder import build_lab_images
 

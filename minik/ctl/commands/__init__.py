@@ -12,6 +12,7 @@ from minik.ctl.commands import (
     create,
     delete,
     describe,
+    exec,
     get,
     label,
     logs,
@@ -29,7 +30,7 @@ COMMANDS: dict[str, Command] = {
         get.COMMAND, describe.COMMAND, apply.COMMAND, create.COMMAND, replace.COMMAND, delete.COMMAND,
         label.LABEL, label.ANNOTATE, scale.COMMAND, logs.COMMAND, *config.COMMANDS, version.COMMAND,
         api_resources.API_RESOURCES, api_resources.API_VERSIONS, cluster_info.COMMAND, *rollout.COMMANDS,
-        set_image.COMMAND, taint.COMMAND, cordon.CORDON, cordon.UNCORDON, cordon.DRAIN,
+        set_image.COMMAND, taint.COMMAND, cordon.CORDON, cordon.UNCORDON, cordon.DRAIN, exec.COMMAND,
     )
 }
 

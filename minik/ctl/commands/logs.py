@@ -22,6 +22,7 @@ def configure(p: Parser) -> None:
     p.add_bool("-p", "--previous", help="Print the logs for the previous instance of the container.")
     p.add_argument("--tail", type=int, default=-1, help="Lines of recent log file to display.")
     p.add_bool("--timestamps", help="Include timestamps on each line in the log output")
+    p.add_argument("--since", help="Only return logs newer than a relative duration like 5s, 2m, or 3h.")
     p.add_argument("--since-time", help="Only return logs after a specific date (RFC3339).")
     p.add_argument("--limit-bytes", type=int, default=0, help="Maximum bytes of logs to return.")
 
@@ -49,7 +50,8 @@ def run(session: Session, args: argparse.Namespace) -> int:
         if len(names) > 1:
             print(f'Defaulted container "{names[0]}" out of: {", ".join(names)}', file=sys.stderr)
         container = names[0] if names else None
-    params = {"container": container, "follow": bool(args.follow) or None,
+    since_seconds = _since_seconds(args.since) if args.since else None
+    params = {"container": container, "follow": bool(args.follow) or None, "sinceSeconds": since_seconds,
               "previous": bool(args.previous) or None, "tailLines": args.tail if args.tail >= 0 else None,
               "timestamps": bool(args.timestamps) or None, "sinceTime": args.since_time,
               "limitBytes": args.limit_bytes or None}
@@ -65,6 +67,28 @@ def run(session: Session, args: argparse.Namespace) -> int:
     finally:
         resp.close()
     return 0
+
+
+def _since_seconds(text: str) -> int:
+    """--since: a Go duration (`30s`, `5m`, `1h30m`) rounded up to whole seconds, like kubectl."""
+    total, number, seen = 0.0, "", False
+    units = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+    i = 0
+    while i < len(text):
+        char = text[i]
+        if char.isdigit() or char == ".":
+            number += char
+            i += 1
+            continue
+        unit = "ms" if text.startswith("ms", i) else char
+        if unit not in units or not number:
+            raise error(f'invalid argument "{text}" for "--since" flag: time: invalid duration "{text}"')
+        total += float(number) * units[unit]
+        number, seen = "", True
+        i += len(unit)
+    if number or not seen:
+        raise error(f'invalid argument "{text}" for "--since" flag: time: missing unit in duration "{text}"')
+    return max(1, int(-(-total // 1)))
 
 
 COMMAND = Command("logs", "Print the logs for a container in a pod", configure, run)

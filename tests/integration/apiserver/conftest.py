@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import ssl
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
+
+from tests.integration.apiserver.objects import APIClient
 
 
 @pytest.fixture(scope="session")
-def http(apiserver: Any) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=apiserver.url, headers={"Authorization": f"Bearer {apiserver.token}"},
-                      verify=ssl.create_default_context(cafile=apiserver.ca_file), timeout=30) as c:
+def http(apiserver: Any) -> Iterator[APIClient]:
+    with APIClient(apiserver.url, apiserver.token, str(apiserver.ca_file)) as c:
         yield c

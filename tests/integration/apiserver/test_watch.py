@@ -2,26 +2,28 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-import ssl
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import httpx
-
-from tests.integration.apiserver.objects import pod
+from tests.integration.apiserver.objects import APIClient, pod
+from tests.util import wait_for
 
 
 class Stream:
     """A watch read on a thread so the test can act while events arrive."""
 
-    def __init__(self, http: httpx.Client, url: str, params: dict[str, str]) -> None:
+    def __init__(self, http: APIClient, url: str, params: dict[str, str]) -> None:
         self.events: list[dict[str, Any]] = []
         self.cond = threading.Condition()
         self.done = False
-        self._ctx = http.stream("GET", url, params={"watch": "true", **params}, timeout=None)
+        self.error: Exception | None = None
+        self._client = http.twin()
+        self._ctx = self._client.stream("GET", url, params={"watch": "true", **params})
         self._resp = self._ctx.__enter__()
         self._thread = threading.Thread(target=self._read, daemon=True)
         self._thread.start()
@@ -33,8 +35,8 @@ class Stream:
                     with self.cond:
                         self.events.append(json.loads(line))
                         self.cond.notify_all()
-        except Exception:
-            pass
+        except Exception as exc:  # shown by wait() if the stream broke
+            self.error = exc
         finally:
             with self.cond:
                 self.done = True
@@ -43,16 +45,23 @@ class Stream:
     def wait(self, count: int, timeout: float = 20) -> list[dict[str, Any]]:
         with self.cond:
             ok = self.cond.wait_for(lambda: len(self.events) >= count or self.done, timeout)
-            assert ok and len(self.events) >= count, f"got {self.events}"
+            assert ok and len(self.events) >= count, f"got {self.events} (stream error: {self.error!r})"
             return list(self.events)
 
     def close(self) -> None:
+        # Wake the reader with a shutdown and wait for it *before* closing: closing the fd under a
+        # blocked reader lets the next connection reuse the fd and the stale reader steal its bytes.
+        sock = self._resp.extensions["network_stream"].get_extra_info("socket")
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+        self._thread.join(timeout=10)
         self._resp.close()
         self._ctx.__exit__(None, None, None)
+        self._client.close()
 
 
 @contextmanager
-def watch(http: httpx.Client, url: str, **params: str) -> Iterator[Stream]:
+def watch(http: APIClient, url: str, **params: str) -> Iterator[Stream]:
     s = Stream(http, url, params)
     try:
         yield s
@@ -60,7 +69,7 @@ def watch(http: httpx.Client, url: str, **params: str) -> Iterator[Stream]:
         s.close()
 
 
-def test_watch_sees_changes_in_order(http: httpx.Client, ns: str) -> None:
+def test_watch_sees_changes_in_order(http: APIClient, ns: str) -> None:
     url = f"/api/v1/namespaces/{ns}/pods"
     rv = http.get(url).json()["metadata"]["resourceVersion"]
     with watch(http, url, resourceVersion=rv) as s:
@@ -74,7 +83,7 @@ def test_watch_sees_changes_in_order(http: httpx.Client, ns: str) -> None:
         assert rvs == sorted(rvs) and rvs[0] > int(rv)
 
 
-def test_watch_resume_replays_missed_events(http: httpx.Client, ns: str) -> None:
+def test_watch_resume_replays_missed_events(http: APIClient, ns: str) -> None:
     url = f"/api/v1/namespaces/{ns}/pods"
     first = http.post(url, json=pod("r1")).json()
     http.post(url, json=pod("r2"))
@@ -84,7 +93,7 @@ def test_watch_resume_replays_missed_events(http: httpx.Client, ns: str) -> None
         assert [(e["type"], e["object"]["metadata"]["name"]) for e in evs] == [("ADDED", "r2"), ("ADDED", "r3")]
 
 
-def test_watch_without_version_starts_with_current_state(http: httpx.Client, ns: str) -> None:
+def test_watch_without_version_starts_with_current_state(http: APIClient, ns: str) -> None:
     url = f"/api/v1/namespaces/{ns}/pods"
     http.post(url, json=pod("existing"))
     with watch(http, url) as s:
@@ -92,7 +101,7 @@ def test_watch_without_version_starts_with_current_state(http: httpx.Client, ns:
         assert evs[0]["type"] == "ADDED" and evs[0]["object"]["metadata"]["name"] == "existing"
 
 
-def test_filtered_watch_translates_entering_and_leaving(http: httpx.Client, ns: str) -> None:
+def test_filtered_watch_translates_entering_and_leaving(http: APIClient, ns: str) -> None:
     url = f"/api/v1/namespaces/{ns}/pods"
     rv = http.get(url).json()["metadata"]["resourceVersion"]
     with watch(http, url, resourceVersion=rv, labelSelector="app=x") as s:
@@ -106,17 +115,23 @@ def test_filtered_watch_translates_entering_and_leaving(http: httpx.Client, ns: 
 
 def test_old_resource_version_is_gone(apiserver_factory: Any) -> None:
     small = apiserver_factory("--watch-cache-size", "5")
-    with httpx.Client(base_url=small.url, headers={"Authorization": f"Bearer {small.token}"},
-                      verify=ssl.create_default_context(cafile=small.ca_file), timeout=30) as h:
+    with APIClient(small.url, small.token, str(small.ca_file)) as h:
         url = "/api/v1/namespaces/default/pods"  # a fresh server with its own etcd prefix
         start = h.post(url, json=pod("g0")).json()["metadata"]["resourceVersion"]
         for i in range(1, 12):
             h.post(url, json=pod(f"g{i}"))
-        with h.stream("GET", url, params={"watch": "1", "resourceVersion": start}) as resp:
-            assert resp.status_code == 200
-            lines = [json.loads(x) for x in resp.iter_lines() if x.strip()]
-        assert lines[0]["type"] == "ERROR"
-        assert lines[0]["object"]["code"] == 410 and lines[0]["object"]["reason"] == "Expired"
+
+        def first_event() -> dict[str, Any] | None:
+            # the cache applies events asynchronously: until it has seen them all the window still
+            # covers `start`, so ask again (each watch ends after a second) until it has moved on
+            params = {"watch": "1", "resourceVersion": start, "timeoutSeconds": "1"}
+            with h.stream("GET", url, params=params) as resp:
+                assert resp.status_code == 200
+                lines = [json.loads(x) for x in resp.iter_lines() if x.strip()]
+            return lines[0] if lines and lines[0]["type"] == "ERROR" else None
+
+        error = wait_for(first_event, timeout=30, message="watch from an old resourceVersion answers 410")
+        assert error["object"]["code"] == 410 and error["object"]["reason"] == "Expired"
         # and a relist gives a fresh version to watch from
         rv = h.get(url).json()["metadata"]["resourceVersion"]
         with watch(h, url, resourceVersion=rv) as s:
@@ -126,8 +141,7 @@ def test_old_resource_version_is_gone(apiserver_factory: Any) -> None:
 
 def test_bookmarks(apiserver_factory: Any) -> None:
     srv = apiserver_factory("--bookmark-interval", "0.2")
-    with httpx.Client(base_url=srv.url, headers={"Authorization": f"Bearer {srv.token}"},
-                      verify=ssl.create_default_context(cafile=srv.ca_file), timeout=30) as h:
+    with APIClient(srv.url, srv.token, str(srv.ca_file)) as h:
         url = "/api/v1/namespaces/default/pods"
         rv = h.get(url).json()["metadata"]["resourceVersion"]
         with watch(h, url, resourceVersion=rv, allowWatchBookmarks="true") as s:
@@ -136,7 +150,7 @@ def test_bookmarks(apiserver_factory: Any) -> None:
             assert int(ev["object"]["metadata"]["resourceVersion"]) >= int(rv)
 
 
-def test_watch_list_sends_initial_events_then_a_bookmark(http: httpx.Client, ns: str) -> None:
+def test_watch_list_sends_initial_events_then_a_bookmark(http: APIClient, ns: str) -> None:
     """client-go's WatchList protocol (kubectl get -w uses it): state, end-of-initial-events, changes."""
     url = f"/api/v1/namespaces/{ns}/pods"
     rv = http.post(url, json=pod("early")).json()["metadata"]["resourceVersion"]

@@ -29,6 +29,7 @@ from pyroute2 import IPRoute
 
 from minik.cni.invoke import exec_plugin
 from minik.cni.network import build_conf
+from minik.runtime.cleanup import kill_stale_test_processes
 
 NETNS_DIR = Path("/run/netns")
 CLONE_NEWNET = 0x40000000
@@ -37,13 +38,21 @@ _libc = ctypes.CDLL(None, use_errno=True)
 
 
 def _owner_gone(name: str) -> bool:
+    """The name carries a test pid and that process is gone (a zombie counts as gone)."""
     match = _OWNER.match(name)
-    return match is not None and not os.path.exists(f"/proc/{match.group(1)}")
+    if match is None:
+        return False
+    try:
+        stat = Path(f"/proc/{match.group(1)}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[-1].split()[0] == "Z"
 
 
 def sweep_stale() -> list[str]:
-    """Delete namespaces and temp dirs of earlier runs whose test process is gone."""
-    removed = []
+    """Kill processes (e.g. a proxy) and delete namespaces and temp dirs of earlier runs whose test
+    process is gone."""
+    removed = [f"pid {pid}" for pid in kill_stale_test_processes()]
     if NETNS_DIR.is_dir():
         for entry in NETNS_DIR.iterdir():
             if _owner_gone(entry.name):
