@@ -19,6 +19,7 @@ from minik.api import errors
 from minik.api.labels import SelectorError, from_label_selector
 from minik.api.resources import Resource
 from minik.apiserver import discovery, openapi
+from minik.apiserver.auth import UserInfo, node_name_of, node_restriction
 from minik.apiserver.patch import apply_json_patch, apply_merge_patch, apply_strategic_merge_patch
 from minik.apiserver.registry import DeleteOptions, Registry, now_rfc3339
 from minik.apiserver.server import APIServer, Config
@@ -78,11 +79,13 @@ def create_app(cfg: Config) -> FastAPI:
         log.exception("internal error")
         return status_response(errors.InternalError(f"Internal error occurred: {exc}"))
 
-    def authenticate(request: Request) -> None:
+    def authenticate(request: Request) -> UserInfo | None:
         if request.url.path in PUBLIC_PATHS:
-            return
-        if server.auth.authenticate(request.headers.get("authorization")) is None:
+            return None
+        user = server.auth.authenticate(request.headers.get("authorization"))
+        if user is None:
             raise errors.UnauthorizedError("Unauthorized")
+        return user
 
     # --- health and discovery ------------------------------------------------------------
 
@@ -149,15 +152,22 @@ def create_app(cfg: Config) -> FastAPI:
 
     @app.api_route("/api/{version}/{rest:path}", methods=VERBS)
     async def core(request: Request, version: str, rest: str) -> Response:
-        authenticate(request)
-        return await dispatch(request, version, rest)
+        return await dispatch(request, version, rest, authenticate(request))
 
     @app.api_route("/apis/{group}/{version}/{rest:path}", methods=VERBS)
     async def grouped(request: Request, group: str, version: str, rest: str) -> Response:
-        authenticate(request)
-        return await dispatch(request, f"{group}/{version}", rest)
+        return await dispatch(request, f"{group}/{version}", rest, authenticate(request))
 
-    async def dispatch(request: Request, api_version: str, rest: str) -> Response:
+    async def authorize_node(request: Request, user: UserInfo, reg: Registry, namespace: str | None,
+                             name: str | None, sub: str | None) -> None:
+        """NodeRestriction: a kubelet's credential writes only its Node, Lease, its pods' status and events."""
+        body = await read_body(request, allow_empty=True) if request.method == "POST" else None
+        stored = reg.cache.get(namespace if reg.resource.namespaced else None, name) if name else None
+        why = node_restriction(user, request.method, reg.resource.plural, namespace, name, sub, body, stored)
+        if why:
+            raise errors.ForbiddenError(why, details={"name": name or "", "kind": reg.resource.plural})
+
+    async def dispatch(request: Request, api_version: str, rest: str, user: UserInfo | None = None) -> Response:
         segs = [s for s in rest.split("/") if s]
         namespace: str | None = None
         if len(segs) >= 3 and segs[0] == "namespaces":
@@ -176,6 +186,8 @@ def create_app(cfg: Config) -> FastAPI:
         if namespace is None and reg.resource.namespaced and name is not None:
             raise errors.NotFoundError("the server could not find the requested resource")
         method = request.method
+        if user is not None and method != "GET" and node_name_of(user):
+            await authorize_node(request, user, reg, namespace, name, sub)
         params = dict(request.query_params)
         if name is None:
             return await collection(request, reg, namespace, method, params)
