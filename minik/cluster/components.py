@@ -81,6 +81,18 @@ def apiserver_ready(cfg: ClusterConfig) -> bool:
     return response.status_code == 200
 
 
+def _control_plane_command(component: str, *extra: str) -> Callable[[ClusterConfig], list[str]]:
+    def command(cfg: ClusterConfig) -> list[str]:
+        return minik_command(component, "--kubeconfig", str(cfg.admin_kubeconfig), *extra)
+
+    return command
+
+
+def _running(cfg: ClusterConfig) -> bool:
+    """Components without a health endpoint: alive is ready (start_and_wait catches an early exit)."""
+    return True
+
+
 COMPONENTS: tuple[Component, ...] = (
     Component(
         "etcd",
@@ -92,6 +104,10 @@ COMPONENTS: tuple[Component, ...] = (
         prepare=_etcd_prepare,
     ),
     Component("apiserver", _apiserver_command, apiserver_ready, lambda cfg: cfg.server),
+    Component("scheduler", _control_plane_command("scheduler"), _running, lambda cfg: cfg.server),
+    # --healthz-port 0: several clusters (tests) may share a host; nothing fixed to collide on
+    Component("controller-manager", _control_plane_command("controller-manager", "--healthz-port", "0"),
+              _running, lambda cfg: cfg.server),
 )
 
 

@@ -126,6 +126,8 @@ def up(cfg: ClusterConfig, out: TextIO) -> None:
     _step(out, f"certificates: CA and apiserver serving certificate in {cfg.pki.directory}")
     token = ensure_token_file(cfg.token_file)
     _step(out, f"tokens: admin token (system:admin, group system:masters) in {cfg.token_file}")
+    # the control-plane components read the admin kubeconfig, so it exists before they start
+    kubeconfig.merge_context(cfg.admin_kubeconfig, CONTEXT_NAME, cfg.server, token, cfg.pki.ca_cert.read_bytes())
     start_components(cfg, out)
     write_kubeconfigs(cfg, token, out)
 

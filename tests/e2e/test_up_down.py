@@ -16,8 +16,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from util import free_port
+from util import free_port, wait_for
 
+from minik.api.resources import lookup
+from minik.client.rest import Client
 from minik.cluster.process import find_strays, read_cmdline
 
 pytestmark = [pytest.mark.root, pytest.mark.etcd]
@@ -52,6 +54,33 @@ def sandbox() -> Iterator[tuple[Path, dict[str, str]]]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+COMPONENTS = ("etcd", "apiserver", "scheduler", "controller-manager")
+
+
+def assert_control_plane_works(kubeconfig_path: Path) -> None:
+    """The controllers turn a Deployment into a pod and the scheduler binds it to the one node that fits."""
+    client = Client.from_kubeconfig(kubeconfig_path, "minik")
+    nodes, deployments, pods = (lookup("nodes"), lookup("deployments"), lookup("pods"))
+    assert nodes and deployments and pods
+    node = client.create(nodes, {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "minik-test-up-node"}})
+    node["status"] = {"capacity": {"cpu": "2", "memory": "4Gi", "pods": "10"},
+                      "allocatable": {"cpu": "2", "memory": "4Gi", "pods": "10"},
+                      "conditions": [{"type": "Ready", "status": "True"}]}
+    client.update_status(nodes, node)
+    client.create(deployments, {
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
+                 "template": {"metadata": {"labels": {"app": "web"}},
+                              "spec": {"containers": [{"name": "c", "image": "busybox"}]}}}}, "default")
+
+    def bound() -> bool:
+        items = client.list(pods, "default", label_selector="app=web")["items"]
+        return bool(items) and all(p["spec"].get("nodeName") == "minik-test-up-node" for p in items)
+
+    wait_for(bound, timeout=60, message="a Deployment's pod created and bound by the control plane")
+    client.close()
+
+
 def test_up_serves_the_api_and_down_removes_everything(sandbox: tuple[Path, dict[str, str]]) -> None:
     state, env = sandbox
     flags = [
@@ -79,11 +108,13 @@ def test_up_serves_the_api_and_down_removes_everything(sandbox: tuple[Path, dict
     names = {line.split()[0] for line in namespaces.stdout.splitlines()[1:] if line.strip()}
     assert {"default", "kube-system", "kube-node-lease"} <= names, namespaces.stdout
 
+    assert_control_plane_works(user_kubeconfig)
+
     status = _run([*MINIK, "status", "--state-dir", str(state)], env, timeout=60)
     assert status.returncode == 0, _explain(status)
     rows = {line.split()[0]: line.split() for line in status.stdout.splitlines()[1:]}
     running: dict[int, list[str] | None] = {}
-    for component in ("etcd", "apiserver"):
+    for component in COMPONENTS:
         assert rows[component][1] == "running", status.stdout
         pid = int(rows[component][2])
         running[pid] = read_cmdline(pid)
@@ -95,7 +126,7 @@ def test_up_serves_the_api_and_down_removes_everything(sandbox: tuple[Path, dict
     down = _run([*MINIK, "down", "--state-dir", str(state)], env)
     assert down.returncode == 0, _explain(down)
     assert not state.exists()
-    assert find_strays(state, ["etcd", "apiserver"]) == []
+    assert find_strays(state, list(COMPONENTS)) == []
     for pid, argv in running.items():
         assert read_cmdline(pid) != argv, f"pid {pid} still runs {argv}"
     config = yaml.safe_load(user_kubeconfig.read_text())
