@@ -10,6 +10,7 @@ import yaml
 
 from minik.client.kubeconfig import merge_context
 from minik.cluster import down, logs, status
+from minik.cluster.components import component_names
 from minik.cluster.config import MARKER_FILE, ClusterConfig
 from minik.cluster.pki import ensure_pki
 from minik.cluster.process import ComponentProcess, read_cmdline
@@ -68,7 +69,8 @@ def test_status_reports_stopped_components(tmp_path: Path, capsys: pytest.Captur
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["COMPONENT", "STATE", "PID", "LOG"]
     states = {line.split()[0]: line.split()[1] for line in lines[1:]}
-    assert states == {"etcd": "stopped", "apiserver": "stopped"}
+    assert states == dict.fromkeys(component_names(), "stopped")
+    assert list(states)[:2] == ["etcd", "apiserver"]
 
 
 def test_logs_prints_the_component_log(tmp_path: Path, capfdbinary: pytest.CaptureFixture[bytes]) -> None:
