@@ -62,11 +62,12 @@ def assert_control_plane_works(kubeconfig_path: Path) -> None:
     client = Client.from_kubeconfig(kubeconfig_path, "minik")
     nodes, deployments, pods = (lookup("nodes"), lookup("deployments"), lookup("pods"))
     assert nodes and deployments and pods
-    node = client.create(nodes, {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "minik-test-up-node"}})
-    node["status"] = {"capacity": {"cpu": "2", "memory": "4Gi", "pods": "10"},
-                      "allocatable": {"cpu": "2", "memory": "4Gi", "pods": "10"},
-                      "conditions": [{"type": "Ready", "status": "True"}]}
-    client.update_status(nodes, node)
+    client.create(nodes, {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "minik-test-up-node"}})
+    # a patch, not a PUT: node IPAM may already have written the podCIDR (a newer resourceVersion)
+    client.patch(nodes, "minik-test-up-node", {"status": {
+        "capacity": {"cpu": "2", "memory": "4Gi", "pods": "10"},
+        "allocatable": {"cpu": "2", "memory": "4Gi", "pods": "10"},
+        "conditions": [{"type": "Ready", "status": "True"}]}}, subresource="status")
     client.create(deployments, {
         "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
         "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
