@@ -38,7 +38,7 @@ from minik.runtime.spec import (
     merge_env,
     resolve_user,
 )
-from minik.runtime.state import CRIError, NotFoundError, log, new_id, now_ns, read_json, write_json
+from minik.runtime.state import CRIError, NotFoundError, RecordStore, new_id, now_ns, read_json, write_json
 
 CREATED = "CONTAINER_CREATED"
 RUNNING = "CONTAINER_RUNNING"
@@ -66,55 +66,19 @@ def _sig(name: str | None) -> int:
         return signal.SIGTERM
 
 
-class Containers:
+class Containers(RecordStore):
+    kind = "container"
+    file = "container.json"
+
     def __init__(self, root: Path, cgroups: Cgroups, images: ImageStore, sandboxes: Sandboxes,
                  log_max_size: int = 10 << 20, log_max_files: int = 5) -> None:
-        self.root = root / "containers"
-        self.root.mkdir(parents=True, exist_ok=True)
+        super().__init__(root / "containers")
         self.cgroups = cgroups
         self.images = images
         self.sandboxes = sandboxes
         self.log_max_size = log_max_size
         self.log_max_files = log_max_files
         self.lock = threading.RLock()
-
-    # ---------------------------------------------------------------- records
-
-    def dir(self, container_id: str) -> Path:
-        return self.root / container_id
-
-    def record(self, container_id: str) -> dict[str, Any] | None:
-        if not container_id or "/" in container_id or container_id.startswith("."):
-            return None
-        data = read_json(self.dir(container_id) / "container.json")
-        if data is None or not isinstance(data.get("id"), str):
-            return None
-        return data
-
-    def resolve(self, container_id: str) -> str:
-        if self.record(container_id):
-            return container_id
-        matches = [p.name for p in self.root.iterdir() if p.name.startswith(container_id)] if container_id else []
-        if len(matches) == 1 and self.record(matches[0]):
-            return matches[0]
-        raise NotFoundError(f"container {container_id!r} not found")
-
-    def get(self, container_id: str) -> dict[str, Any]:
-        record = self.record(self.resolve(container_id))
-        if record is None:
-            raise NotFoundError(f"container {container_id!r} not found")
-        return record
-
-    def all(self) -> list[dict[str, Any]]:
-        records = []
-        for entry in sorted(self.root.iterdir()):
-            if entry.is_dir() and not entry.name.startswith("."):
-                record = self.record(entry.name)
-                if record is None:
-                    log.warning("container dir %s has no valid container.json; skipped", entry)
-                    continue
-                records.append(record)
-        return records
 
     def status_file(self, record: dict[str, Any]) -> dict[str, Any]:
         return read_json(self.dir(record["id"]) / "status.json") or {}

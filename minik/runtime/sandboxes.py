@@ -18,7 +18,7 @@ from minik.runtime import linux
 from minik.runtime.cgroups import Cgroups, Resources
 from minik.runtime.network import NetworkPlugin
 from minik.runtime.process import kill_and_wait, run_detached_helper
-from minik.runtime.state import CRIError, NotFoundError, log, new_id, now_ns, read_json, write_json
+from minik.runtime.state import CRIError, RecordStore, log, new_id, now_ns, write_json
 
 SANDBOX_READY = "SANDBOX_READY"
 SANDBOX_NOTREADY = "SANDBOX_NOTREADY"
@@ -72,52 +72,15 @@ def hosts_file(hostname: str, ip: str | None) -> str:
     return "\n".join(lines) + "\n"
 
 
-class Sandboxes:
+class Sandboxes(RecordStore):
+    kind = "pod sandbox"
+    file = "sandbox.json"
+
     def __init__(self, root: Path, cgroups: Cgroups, network: NetworkPlugin) -> None:
-        self.root = root / "sandboxes"
-        self.root.mkdir(parents=True, exist_ok=True)
+        super().__init__(root / "sandboxes")
         self.cgroups = cgroups
         self.network = network
         self.lock = threading.RLock()
-
-    # ---------------------------------------------------------------- records
-
-    def dir(self, sandbox_id: str) -> Path:
-        return self.root / sandbox_id
-
-    def record(self, sandbox_id: str) -> dict[str, Any] | None:
-        if not sandbox_id or "/" in sandbox_id or sandbox_id.startswith("."):
-            return None
-        data = read_json(self.dir(sandbox_id) / "sandbox.json")
-        if data is None or not isinstance(data.get("id"), str):
-            return None
-        return data
-
-    def resolve(self, sandbox_id: str) -> str:
-        """Full id from a unique prefix (crictl habit), or NotFoundError."""
-        if self.record(sandbox_id):
-            return sandbox_id
-        matches = [p.name for p in self.root.iterdir() if p.name.startswith(sandbox_id)] if sandbox_id else []
-        if len(matches) == 1 and self.record(matches[0]):
-            return matches[0]
-        raise NotFoundError(f"pod sandbox {sandbox_id!r} not found")
-
-    def get(self, sandbox_id: str) -> dict[str, Any]:
-        record = self.record(self.resolve(sandbox_id))
-        if record is None:
-            raise NotFoundError(f"pod sandbox {sandbox_id!r} not found")
-        return record
-
-    def all(self) -> list[dict[str, Any]]:
-        records = []
-        for entry in sorted(self.root.iterdir()):
-            if entry.is_dir() and not entry.name.startswith("."):
-                record = self.record(entry.name)
-                if record is None:
-                    log.warning("sandbox dir %s has no valid sandbox.json; skipped", entry)
-                    continue
-                records.append(record)
-        return records
 
     def state(self, record: dict[str, Any]) -> str:
         if record.get("stopped") or not linux.alive(int(record.get("pause_pid") or 0), record.get("pause_start")):

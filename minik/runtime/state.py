@@ -74,3 +74,52 @@ def rfc3339_nano(ns: int | None = None) -> str:
     seconds, frac = divmod(ns, 1_000_000_000)
     stamp = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
     return f"{stamp}.{frac:09d}Z"
+
+
+class RecordStore:
+    """A directory of `<root>/<id>/<file>` JSON records (sandboxes, containers), read defensively:
+    a missing or corrupt record is skipped with a warning, never fatal."""
+
+    kind = "record"  # what error messages call one
+    file = "record.json"
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def dir(self, record_id: str) -> Path:
+        return self.root / record_id
+
+    def record(self, record_id: str) -> dict[str, Any] | None:
+        if not record_id or "/" in record_id or record_id.startswith("."):
+            return None
+        data = read_json(self.dir(record_id) / self.file)
+        if data is None or not isinstance(data.get("id"), str):
+            return None
+        return data
+
+    def resolve(self, record_id: str) -> str:
+        """Full id from a unique prefix (crictl habit), or NotFoundError."""
+        if self.record(record_id):
+            return record_id
+        matches = [p.name for p in self.root.iterdir() if p.name.startswith(record_id)] if record_id else []
+        if len(matches) == 1 and self.record(matches[0]):
+            return matches[0]
+        raise NotFoundError(f"{self.kind} {record_id!r} not found")
+
+    def get(self, record_id: str) -> dict[str, Any]:
+        record = self.record(self.resolve(record_id))
+        if record is None:
+            raise NotFoundError(f"{self.kind} {record_id!r} not found")
+        return record
+
+    def all(self) -> list[dict[str, Any]]:
+        records = []
+        for entry in sorted(self.root.iterdir()):
+            if entry.is_dir() and not entry.name.startswith("."):
+                record = self.record(entry.name)
+                if record is None:
+                    log.warning("%s dir %s has no valid %s; skipped", self.kind, entry, self.file)
+                    continue
+                records.append(record)
+        return records
