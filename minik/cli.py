@@ -26,6 +26,7 @@ COMPONENTS: dict[str, tuple[str, str]] = {
     "proxy": ("minik.proxy.main", "program Services into iptables on this node"),
     "network-agent": ("minik.cni.agent", "route pod traffic between nodes (host-gw or vxlan)"),
     "dns": ("minik.dns.main", "cluster DNS: <service>.<namespace>.svc.cluster.local"),
+    "hollow-nodes": ("minik.hollow.main", "benchmarking only: N fake kubelets in one process (kubemark)"),
 }
 
 CLUSTER_COMMANDS: dict[str, tuple[str, str]] = {
@@ -34,9 +35,12 @@ CLUSTER_COMMANDS: dict[str, tuple[str, str]] = {
     "status": ("minik.cluster.status", "show the local cluster's processes"),
     "logs": ("minik.cluster.logs", "print a component's log (-f follows)"),
     "crictl": ("minik.runtime.crictl", "inspect a node's runtime like crictl (ps, pods, images, inspect, ...)"),
+    "node": ("minik.cluster.node", "failure drills on a local node: minik node stop|start NAME"),
+    "supervise": ("minik.cluster.supervise", "restart crashed cluster components (started by minik up)"),
+    "token": ("minik.cluster.bootstrap", "minik token create: print the join command for another machine"),
+    "join": ("minik.cluster.join", "add this machine to a cluster as a node"),
+    "install-service": ("minik.cluster.service", "write systemd units for this node's components"),
 }
-
-JOIN_HELP = "add this machine to a cluster as a node (arrives with issue 7)"
 
 
 def usage() -> str:
@@ -45,7 +49,6 @@ def usage() -> str:
     lines += ["", "Cluster:"]
     lines += [f"  {name:<20}{text}" for name, (_, text) in CLUSTER_COMMANDS.items()]
     lines += [
-        f"  {'join':<20}{JOIN_HELP}",
         "",
         "  minik --version     print the version",
         "  minik <command> -h  help for one command",
@@ -78,13 +81,6 @@ def main(argv: list[str] | None = None) -> int:
     if command in ("--version", "version"):
         print(f"minik {__version__}")
         return 0
-    if command == "join":
-        print(
-            'minik: "join" arrives with the cluster bring-up issue (issue 7); '
-            'for now start a local cluster with "minik up"',
-            file=sys.stderr,
-        )
-        return 2
     entry = COMPONENTS.get(command) or CLUSTER_COMMANDS.get(command)
     if entry is None:
         print(f'minik: unknown command "{command}"\n\n{usage()}', file=sys.stderr)

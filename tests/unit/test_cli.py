@@ -44,11 +44,6 @@ def test_component_main_gets_the_remaining_arguments(monkeypatch: pytest.MonkeyP
     assert seen == [["--node-name", "worker1"]]
 
 
-def test_join_is_announced_for_a_later_issue(capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main(["join"]) == 2
-    assert "issue 7" in capsys.readouterr().err
-
-
 def test_unknown_command_and_no_command_show_usage(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["frobnicate"]) == 2
     err = capsys.readouterr().err
