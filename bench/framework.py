@@ -32,8 +32,9 @@ from typing import Any, Literal, TypeVar
 
 import httpx
 
-from minik.cluster.components import COMPONENTS
-from minik.cluster.config import ClusterConfig
+from minik.client.kubeconfig import merge_context
+from minik.cluster.components import CONTROL_PLANE
+from minik.cluster.config import CONTEXT_NAME, ClusterConfig
 from minik.cluster.down import stop_components
 from minik.cluster.etcd import EtcdError
 from minik.cluster.pki import ensure_pki
@@ -484,7 +485,7 @@ def control_plane(kind: str, components: Sequence[str] = ("etcd", "apiserver")) 
     Uses the same component list, certificates and token file as `minik up`; everything is
     stopped (strays included) and the dir removed on exit, also on errors and Ctrl-C.
     """
-    wanted = [c for c in COMPONENTS if c.name in components]
+    wanted = [c for c in CONTROL_PLANE if c.name in components]
     missing = set(components) - {c.name for c in wanted}
     if missing:
         raise BenchError(f"unknown cluster components: {', '.join(sorted(missing))}")
@@ -499,6 +500,8 @@ def control_plane(kind: str, components: Sequence[str] = ("etcd", "apiserver")) 
         try:
             ensure_pki(cfg.pki.directory, cfg.service_cidr)
             token = ensure_token_file(cfg.token_file)
+            # the scheduler and controller-manager read it, as under `minik up`
+            merge_context(cfg.admin_kubeconfig, CONTEXT_NAME, cfg.server, token, cfg.pki.ca_cert.read_bytes())
             for component in wanted:
                 progress(f"starting {component.name} in {workdir}")
                 component.prepare(cfg)

@@ -3,8 +3,10 @@
 Rules enforced here:
 - tests using the `etcd` fixture (directly or through `apiserver`, `ns`, `client`) are marked `etcd`;
 - tests marked `root` are skipped when not root;
-- with MINIK_STRICT=1 (`make test` sets it) a skipped `etcd` or `root` test is a failure, so CI can
-  never go green by quietly not running the tests that need a real etcd or a real kernel.
+- tests marked `compose` are skipped when Debian's docker-compose (1.29) is not installed;
+- with MINIK_STRICT=1 (`make test` sets it) a skipped `etcd`, `root` or `compose` test is a failure, so
+  CI can never go green by quietly not running the tests that need a real etcd, a real kernel or a tool
+  `make deps` installs.
 """
 
 from __future__ import annotations
@@ -36,11 +38,18 @@ from minik.cluster.etcd import Etcd, EtcdError, etcd_binary, start_etcd  # noqa:
 from minik.cluster.pki import ensure_pki  # noqa: E402
 from minik.cluster.tokens import ensure_token_file  # noqa: E402
 
-STRICT_MARKERS = ("etcd", "root")
+STRICT_MARKERS = ("etcd", "root", "compose")
 APISERVER_FIXTURES = {"apiserver", "apiserver_factory", "ns", "client"}
 
 
 # ---------------------------------------------------------------- rules
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Registered here, next to the strict rule that gives it teeth."""
+    config.addinivalue_line(
+        "markers", "compose: needs Debian's docker-compose (make deps installs it; runs in CI)"
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -53,6 +62,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def pytest_runtest_setup(item: pytest.Item) -> None:
     if item.get_closest_marker("root") is not None and os.geteuid() != 0:
         pytest.skip("needs root (the kernel parts of minik do): run the suite as root")
+    if item.get_closest_marker("compose") is not None and shutil.which("docker-compose") is None:
+        pytest.skip("needs docker-compose (`make deps` installs Debian's docker-compose package)")
 
 
 @pytest.hookimpl(wrapper=True)

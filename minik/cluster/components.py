@@ -1,8 +1,9 @@
 """The one list of processes a local cluster runs, in start order.
 
 `minik up` starts them top to bottom (each must be ready before the next starts), `minik down`
-stops them bottom to top, `minik status` and `minik logs` show them. Adding the scheduler,
-controller-manager, kubelet or proxy to the cluster means adding one entry here.
+stops them bottom to top, `minik status`, `minik logs` and the supervisor walk the same list.
+Control-plane components run once on the host; node components (runtime, network-agent, kubelet,
+proxy) run once per node, inside the node's network namespace, and are named `<node>/<component>`.
 """
 
 from __future__ import annotations
@@ -16,8 +17,11 @@ import httpx
 
 from minik.cluster.config import ClusterConfig
 from minik.cluster.etcd import etcd_command, etcd_env, etcd_healthy, prepare_data_dir
+from minik.cluster.nodes import CONTROL_PLANE_LABEL, CONTROL_PLANE_TAINT, NodeSpec, cluster_nodes
 from minik.cluster.process import ComponentProcess
+from minik.cluster.registry import registry_command, registry_prepare, registry_ready
 from minik.cluster.tokens import read_admin_token
+from minik.runtime.client import RuntimeClient
 
 
 @dataclass(frozen=True)
@@ -31,9 +35,14 @@ class Component:
     env: Callable[[], dict[str, str]] | None = None
     ready_timeout: float = 60.0
     prepare: Callable[[ClusterConfig], None] = field(default=lambda cfg: None)
+    node: NodeSpec | None = None
+
+    @property
+    def netns(self) -> str | None:
+        return self.node.netns if self.node is not None else None
 
     def process(self, cfg: ClusterConfig) -> ComponentProcess:
-        return ComponentProcess(self.name, cfg.state_dir)
+        return ComponentProcess(self.name, cfg.state_dir, self.netns)
 
 
 def minik_command(component: str, *args: str) -> list[str]:
@@ -93,7 +102,11 @@ def _running(cfg: ClusterConfig) -> bool:
     return True
 
 
-COMPONENTS: tuple[Component, ...] = (
+def _dns_command(cfg: ClusterConfig) -> list[str]:
+    return minik_command("dns", "--kubeconfig", str(cfg.admin_kubeconfig), "--listen", f"{cfg.lab_ip}:53")
+
+
+CONTROL_PLANE: tuple[Component, ...] = (
     Component(
         "etcd",
         _etcd_command,
@@ -103,13 +116,132 @@ COMPONENTS: tuple[Component, ...] = (
         ready_timeout=30.0,
         prepare=_etcd_prepare,
     ),
+    Component("registry", registry_command, registry_ready, lambda cfg: cfg.registry, prepare=registry_prepare),
     Component("apiserver", _apiserver_command, apiserver_ready, lambda cfg: cfg.server),
     Component("scheduler", _control_plane_command("scheduler"), _running, lambda cfg: cfg.server),
     # --healthz-port 0: several clusters (tests) may share a host; nothing fixed to collide on
     Component("controller-manager", _control_plane_command("controller-manager", "--healthz-port", "0"),
               _running, lambda cfg: cfg.server),
+    Component("dns", _dns_command, _running, lambda cfg: f"{cfg.lab_ip}:53"),
 )
 
 
+def _runtime_command(node: NodeSpec) -> Callable[[ClusterConfig], list[str]]:
+    def command(cfg: ClusterConfig) -> list[str]:
+        return minik_command(
+            "runtime",
+            "--root", str(node.runtime_root),
+            "--listen", str(node.runtime_socket),
+            "--cgroup-parent", node.cgroup_parent,
+            "--registry", cfg.registry,
+            "--insecure-registry", cfg.registry,
+            "--network", "cni",
+            "--cni-conf-file", str(node.cni_conf_file),
+            "--cni-data-dir", str(node.cni_data_dir),
+            "--cluster-cidr", cfg.pod_cidr,
+        )  # fmt: skip
+
+    return command
+
+
+def _runtime_ready(node: NodeSpec) -> Callable[[ClusterConfig], bool]:
+    def ready(cfg: ClusterConfig) -> bool:
+        if not node.runtime_socket.exists():
+            return False
+        try:
+            with RuntimeClient(str(node.runtime_socket), timeout=2.0) as client:
+                client.version()
+        except Exception:  # noqa: BLE001 - any failure means "not serving yet"
+            return False
+        return True
+
+    return ready
+
+
+def _network_agent_command(node: NodeSpec) -> Callable[[ClusterConfig], list[str]]:
+    def command(cfg: ClusterConfig) -> list[str]:
+        return minik_command(
+            "network-agent",
+            "--kubeconfig", str(node.kubeconfig),
+            "--hostname-override", node.name,
+            "--node-ip", node.ip,
+            "--backend", cfg.backend,
+            "--cluster-cidr", cfg.pod_cidr,
+            "--cni-conf-file", str(node.cni_conf_file),
+            "--cni-data-dir", str(node.cni_data_dir),
+        )  # fmt: skip
+
+    return command
+
+
+def _kubelet_command(node: NodeSpec) -> Callable[[ClusterConfig], list[str]]:
+    def command(cfg: ClusterConfig) -> list[str]:
+        argv = minik_command(
+            "kubelet",
+            "--kubeconfig", str(node.kubeconfig),
+            "--node-name", node.name,
+            "--runtime-endpoint", str(node.runtime_socket),
+            "--root-dir", str(node.kubelet_root),
+            "--pod-manifest-path", str(node.manifests),
+            "--node-ip", node.ip,
+            "--address", node.ip,
+            "--port", str(cfg.kubelet_port),
+            "--cluster-dns", cfg.cluster_dns,
+        )  # fmt: skip
+        if node.control_plane:
+            argv += ["--node-labels", CONTROL_PLANE_LABEL]
+        if not node.schedulable:
+            argv += ["--register-with-taints", CONTROL_PLANE_TAINT]
+        return argv
+
+    return command
+
+
+def _proxy_command(node: NodeSpec) -> Callable[[ClusterConfig], list[str]]:
+    def command(cfg: ClusterConfig) -> list[str]:
+        return minik_command(
+            "proxy",
+            "--kubeconfig", str(node.kubeconfig),
+            "--hostname-override", node.name,
+            "--node-ip", node.ip,
+            "--cluster-cidr", cfg.pod_cidr,
+        )  # fmt: skip
+
+    return command
+
+
+def node_components(node: NodeSpec) -> list[Component]:
+    """What runs on one node, in start order: the runtime first, the kubelet needs it."""
+
+    def named(component: str) -> str:
+        return f"{node.name}/{component}"
+
+    def address(cfg: ClusterConfig) -> str:
+        return node.ip if node.netns is None else f"{node.ip} (netns {node.netns})"
+
+    return [
+        Component(named("runtime"), _runtime_command(node), _runtime_ready(node), address, node=node),
+        Component(named("network-agent"), _network_agent_command(node), _running, address, node=node),
+        Component(named("kubelet"), _kubelet_command(node), _running, address, node=node),
+        Component(named("proxy"), _proxy_command(node), _running, address, node=node),
+    ]
+
+
+def _supervise_command(cfg: ClusterConfig) -> list[str]:
+    return minik_command("supervise", "--state-dir", str(cfg.state_dir))
+
+
+SUPERVISOR = Component("supervise", _supervise_command, _running, lambda cfg: str(cfg.state_dir / "logs"))
+
+
+def all_components(cfg: ClusterConfig) -> list[Component]:
+    """Control plane, then every node's components, then the supervisor that keeps them running."""
+    components = list(CONTROL_PLANE)
+    for node in cluster_nodes(cfg):
+        components += node_components(node)
+    return [*components, SUPERVISOR]
+
+
 def component_names() -> list[str]:
-    return [component.name for component in COMPONENTS]
+    """The component kinds (what `minik <name>` runs), for recognising our processes."""
+    return [c.name for c in CONTROL_PLANE] + ["runtime", "network-agent", "kubelet", "proxy", "supervise"]

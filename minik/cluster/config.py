@@ -7,6 +7,7 @@ directory alone, so a cluster is fully described by `--state-dir`.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import json
 import os
 from dataclasses import dataclass
@@ -18,6 +19,12 @@ from minik.cluster.pki import DEFAULT_SERVICE_CIDR, PkiPaths
 DEFAULT_STATE_DIR = "/var/lib/minik"
 DEFAULT_PORT = 6443
 DEFAULT_NODE_PORT_RANGE = "30000-32767"
+DEFAULT_POD_CIDR = "10.244.0.0/16"
+# The lab bridge: the host is .1 on it, worker N is .(10+N), like VMs on one L2 segment.
+DEFAULT_LAB_CIDR = "10.77.0.0/24"
+DEFAULT_REGISTRY_PORT = 5000
+DEFAULT_KUBELET_PORT = 10250
+BACKENDS = ("host-gw", "vxlan")
 CONTEXT_NAME = "minik"
 # Written by `minik up`; `minik down` deletes a state dir only when it finds this file in it.
 MARKER_FILE = "minik-state"
@@ -37,10 +44,15 @@ class ClusterConfig:
     port: int = DEFAULT_PORT
     etcd_port: int = DEFAULT_CLIENT_PORT
     etcd_peer_port: int = DEFAULT_PEER_PORT
-    nodes: int = 1
+    nodes: int = 0
     bind_address: str = "0.0.0.0"
     service_cidr: str = DEFAULT_SERVICE_CIDR
     node_port_range: str = DEFAULT_NODE_PORT_RANGE
+    pod_cidr: str = DEFAULT_POD_CIDR
+    lab_cidr: str = DEFAULT_LAB_CIDR
+    backend: str = "host-gw"
+    registry_port: int = DEFAULT_REGISTRY_PORT
+    kubelet_port: int = DEFAULT_KUBELET_PORT
 
     def __post_init__(self) -> None:
         # Absolute paths: they end up on component command lines, which the stray sweep matches.
@@ -70,6 +82,26 @@ class ClusterConfig:
     def server(self) -> str:
         """The URL clients on this host use (the certificate names 127.0.0.1)."""
         return f"https://127.0.0.1:{self.port}"
+
+    @property
+    def lab_ip(self) -> str:
+        """The host's address on the lab bridge: nodes reach the apiserver, registry and DNS there."""
+        return str(ipaddress.ip_network(self.lab_cidr, strict=False)[1])
+
+    @property
+    def node_server(self) -> str:
+        """The apiserver URL for kubelets and proxies, reachable from every node's namespace."""
+        return f"https://{self.lab_ip}:{self.port}"
+
+    @property
+    def registry(self) -> str:
+        """host:port of the cluster registry, as nodes name it in image references."""
+        return f"{self.lab_ip}:{self.registry_port}"
+
+    @property
+    def cluster_dns(self) -> str:
+        """The kube-dns Service's ClusterIP: the tenth address of the service range, as in kubeadm."""
+        return str(ipaddress.ip_network(self.service_cidr, strict=False)[10])
 
     @property
     def saved_path(self) -> Path:

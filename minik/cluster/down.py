@@ -1,13 +1,16 @@
-"""`minik down`: stop every component, forget the kubeconfig context, delete the state directory.
+"""`minik down`: stop every component, take the nodes' network and cgroups apart, forget the
+kubeconfig context, delete the state directory.
 
 Idempotent and tolerant of a half-dead cluster: each step works from whatever is left (a pid file
-without a process, a process without a pid file, a state dir without certificates).
+without a process, a process without a pid file, a state dir without certificates, a namespace
+without a process). `minik up` runs the same sweep before it starts.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import shutil
 import subprocess
 import sys
@@ -15,15 +18,22 @@ from pathlib import Path
 from typing import TextIO
 
 from minik.client import kubeconfig
-from minik.cluster.components import COMPONENTS, component_names
-from minik.cluster.config import CONTEXT_NAME, MARKER_FILE, ClusterConfig, default_state_dir
+from minik.cluster import labnet
+from minik.cluster.components import all_components, component_names
+from minik.cluster.config import CONTEXT_NAME, MARKER_FILE, ClusterConfig, default_state_dir, load_saved
+from minik.cluster.nodes import NodeSpec, cluster_nodes
 from minik.cluster.process import component_of, find_strays, terminate
+from minik.cni.cleanup import cleanup as cni_cleanup
+from minik.proxy.cleanup import cleanup as proxy_cleanup
+from minik.runtime.cgroups import open_cgroups
+from minik.runtime.cleanup import kill_recorded_processes, remove_root
+from minik.runtime.state import CRIError
 
 
 def stop_components(cfg: ClusterConfig, out: TextIO) -> int:
     """Stop the components in reverse start order, then any stray; return how many were running."""
     stopped = 0
-    for component in reversed(COMPONENTS):
+    for component in reversed(all_components(cfg)):
         pid = component.process(cfg).stop()
         if pid is not None:
             print(f"  stopped {component.name} (pid {pid})", file=out, flush=True)
@@ -34,6 +44,48 @@ def stop_components(cfg: ClusterConfig, out: TextIO) -> int:
             print(f"  stopped stray {component_of(argv, names)} (pid {pid})", file=out, flush=True)
             stopped += 1
     return stopped
+
+
+def kill_node_containers(node: NodeSpec) -> None:
+    """Kill every pod process of the node and drop its cgroups: a power cut, as far as pods can tell."""
+    kill_recorded_processes(node.runtime_root)
+    with contextlib.suppress(CRIError, OSError):
+        open_cgroups(node.cgroup_parent).remove_parent()
+
+
+def clean_node(node: NodeSpec) -> list[str]:
+    """Remove what a node left on the host: containers, mounts, cgroups, its network. Idempotent."""
+    removed: list[str] = []
+    kill_node_containers(node)
+    remove_root(node.runtime_root)
+    if node.netns is None:
+        # the host node shares the host's network: remove exactly what the CNI plugin, the network
+        # agent and the proxy put there; a worker's namespace takes all of that with it
+        with contextlib.suppress(OSError, RuntimeError):
+            removed += cni_cleanup(data_dir=node.cni_data_dir, conf_file=node.cni_conf_file)
+        with contextlib.suppress(OSError, RuntimeError):
+            if proxy_cleanup():
+                removed.append("proxy iptables chains")
+    elif labnet.remove_node_netns(node):
+        removed.append(f"netns {node.netns}")
+    return removed
+
+
+def clean_nodes(cfg: ClusterConfig, out: TextIO) -> None:
+    """Every node of `cfg` (and of the config the cluster was last started with), then the lab bridge."""
+    saved = load_saved(cfg.state_dir)
+    nodes = {node.name: node for node in cluster_nodes(cfg)}
+    if saved is not None:
+        nodes.update({node.name: node for node in cluster_nodes(saved)})
+    removed: list[str] = []
+    for node in nodes.values():
+        removed += clean_node(node)
+    for name in labnet.stale_worker_namespaces():
+        labnet.remove_node_netns(NodeSpec(name.removeprefix("minik-"), "", cfg.state_dir, name))
+        removed.append(f"netns {name}")
+    removed += labnet.remove_lab(saved or cfg)
+    if removed:
+        print(f"  removed {', '.join(dict.fromkeys(removed))}", file=out, flush=True)
 
 
 def _ca_data(path: Path, name: str) -> str | None:
@@ -111,6 +163,7 @@ def down(cfg: ClusterConfig, keep_state: bool, out: TextIO) -> int:
     stopped = stop_components(cfg, out)
     if stopped == 0:
         print("  no component was running", file=out)
+    clean_nodes(cfg, out)
     remove_user_context(cfg, out)
     if keep_state:
         print(f"  kept {cfg.state_dir} (--keep-state)", file=out)
@@ -133,7 +186,8 @@ def main(argv: list[str]) -> int:
     )
     args = parser.parse_args(argv)
     try:
-        return down(ClusterConfig(state_dir=args.state_dir), args.keep_state, sys.stdout)
+        cfg = load_saved(args.state_dir.absolute()) or ClusterConfig(state_dir=args.state_dir)
+        return down(cfg, args.keep_state, sys.stdout)
     except PermissionError as error:
         print(f"minik: {error} (run as root or pick --state-dir)", file=sys.stderr)
         return 1

@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 from typing import BinaryIO
 
-from minik.cluster.components import COMPONENTS, component_names
-from minik.cluster.config import ClusterConfig, default_state_dir
+from minik.cluster.components import all_components
+from minik.cluster.config import ClusterConfig, default_state_dir, load_saved
 
 FOLLOW_INTERVAL = 0.2
 
@@ -33,7 +33,8 @@ def copy_log(path: Path, out: BinaryIO, follow: bool) -> None:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="minik logs", description="Print a cluster component's log.")
-    parser.add_argument("component", help=f"one of: {', '.join(component_names())}")
+    parser.add_argument("component", help="a component as `minik status` names it: apiserver, worker1/kubelet, ...; "
+                        "a node component alone (kubelet) means the control-plane node's")
     parser.add_argument("-f", "--follow", action="store_true", help="keep printing new lines (Ctrl-C stops)")
     parser.add_argument(
         "--state-dir",
@@ -42,13 +43,12 @@ def main(argv: list[str]) -> int:
         help="cluster state directory (default: $MINIK_STATE_DIR or /var/lib/minik)",
     )
     args = parser.parse_args(argv)
-    cfg = ClusterConfig(state_dir=args.state_dir)
-    component = next((c for c in COMPONENTS if c.name == args.component), None)
+    cfg = load_saved(args.state_dir.absolute()) or ClusterConfig(state_dir=args.state_dir)
+    components = all_components(cfg)
+    names = [c.name for c in components]
+    component = next((c for c in components if args.component in (c.name, c.name.split("/")[-1])), None)
     if component is None:
-        print(
-            f'minik: unknown component "{args.component}"; one of: {", ".join(component_names())}',
-            file=sys.stderr,
-        )
+        print(f'minik: unknown component "{args.component}"; one of: {", ".join(names)}', file=sys.stderr)
         return 2
     path = component.process(cfg).log_path
     if not path.exists():

@@ -10,6 +10,7 @@ is therefore harmless: it is ignored, and never makes us signal a stranger.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
 import signal
@@ -17,9 +18,29 @@ import subprocess
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from minik.cluster.wait import wait_until
+
+CLONE_NEWNET = 0x40000000
+NETNS_DIR = Path("/run/netns")
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def enter_netns(name: str) -> None:
+    """Move the calling (single-threaded, just forked) process into a named network namespace.
+
+    Only the network namespace changes: the mount namespace stays the host's, so the node's
+    overlay and volume mounts are visible to `minik down` and to a learner poking around.
+    """
+    fd = os.open(NETNS_DIR / name, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        if _libc.setns(fd, CLONE_NEWNET) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"setns({name}): {os.strerror(err)}")
+    finally:
+        os.close(fd)
 
 
 class StartError(RuntimeError):
@@ -79,6 +100,12 @@ def terminate(pid: int, argv: Sequence[str], timeout: float = 10.0) -> bool:
     return True
 
 
+def reap_exited() -> None:
+    """Collect every exited child, whoever stopped it (a long-lived parent must not gather zombies)."""
+    for child in list(_children.values()):
+        child.poll()
+
+
 def _reap(pid: int) -> None:
     """Collect our own child's exit status so it does not linger as a zombie."""
     child = _children.pop(pid, None)
@@ -93,6 +120,7 @@ class ComponentProcess:
 
     name: str
     state_dir: Path
+    netns: str | None = None
 
     @property
     def log_path(self) -> Path:
@@ -123,6 +151,7 @@ class ComponentProcess:
                 start_new_session=True,
                 close_fds=True,
                 env=dict(env) if env is not None else None,
+                preexec_fn=partial(enter_netns, self.netns) if self.netns else None,
             )
         _children[child.pid] = child
         # Popen can return a moment before the kernel has set up the new program's cmdline; wait for
@@ -205,6 +234,16 @@ class ComponentProcess:
             path.unlink(missing_ok=True)
         return stopped
 
+    def kill(self) -> int | None:
+        """SIGKILL the component's process group at once (a power cut, not a shutdown)."""
+        recorded = self._recorded()
+        if recorded is None or read_cmdline(recorded[0]) != recorded[1]:
+            return None
+        _signal(recorded[0], signal.SIGKILL)
+        wait_until(lambda: read_cmdline(recorded[0]) != recorded[1], 5.0)
+        _reap(recorded[0])
+        return recorded[0]
+
     def log_tail(self, lines: int = 40) -> str:
         """The end of the log, for error messages that explain why a component died."""
         try:
@@ -230,8 +269,8 @@ def _ancestors() -> set[int]:
 
 def component_of(argv: Sequence[str], names: Collection[str]) -> str | None:
     """Which component a command line runs (`etcd`, or `minik <name>` / `python -m minik <name>`)."""
-    if argv and Path(argv[0]).name == "etcd":
-        return "etcd"
+    if argv and Path(argv[0]).name in ("etcd", "docker-registry"):
+        return "etcd" if Path(argv[0]).name == "etcd" else "registry"
     for i, arg in enumerate(argv[:3]):
         if Path(arg).name == "minik" and i + 1 < len(argv) and argv[i + 1] in names:
             return argv[i + 1]

@@ -7,19 +7,23 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from minik.cluster.components import COMPONENTS
-from minik.cluster.config import ClusterConfig, default_state_dir
+from minik.cluster.components import all_components
+from minik.cluster.config import ClusterConfig, default_state_dir, load_saved
 
 
 def status_rows(cfg: ClusterConfig) -> list[tuple[str, str, str, str]]:
-    """(COMPONENT, STATE, PID, LOG) per component; a stale pid file reads as stopped."""
+    """(COMPONENT, STATE, PID, LOG) per component; a stale pid file reads as stopped.
+
+    A component of a node held down by `minik node stop` reads "node stopped", not "stopped".
+    """
     rows = []
-    for component in COMPONENTS:
+    for component in all_components(cfg):
         process = component.process(cfg)
         pid = process.pid()
+        held = component.node is not None and component.node.stopped_marker.exists()
         rows.append((
             component.name,
-            "running" if pid is not None else "stopped",
+            "running" if pid is not None else "node stopped" if held else "stopped",
             str(pid) if pid is not None else "-",
             str(process.log_path),
         ))  # fmt: skip
@@ -44,7 +48,7 @@ def main(argv: list[str]) -> int:
         help="cluster state directory (default: $MINIK_STATE_DIR or /var/lib/minik)",
     )
     args = parser.parse_args(argv)
-    cfg = ClusterConfig(state_dir=args.state_dir)
+    cfg = load_saved(args.state_dir.absolute()) or ClusterConfig(state_dir=args.state_dir)
     rows = status_rows(cfg)
     print_table([("COMPONENT", "STATE", "PID", "LOG"), *rows], sys.stdout)
     if not cfg.state_dir.exists():

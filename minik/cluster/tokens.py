@@ -99,3 +99,26 @@ def ensure_token_file(path: Path) -> str:
     admin = admin_token()
     write_token_file(path, [*rows, admin])
     return admin.token
+
+
+NODES_GROUP = "system:nodes"
+
+
+def node_token(node: str, token: str | None = None) -> StaticToken:
+    """A kubelet credential: user `system:node:<node>` in `system:nodes`, which the node authorizer knows."""
+    return StaticToken(token or new_token(), f"system:node:{node}", f"minik-node-{node}", (NODES_GROUP,))
+
+
+def ensure_node_token(path: Path, node: str) -> str:
+    """The node's token from `path`, adding a fresh row the first time (the apiserver re-reads the file)."""
+    user = f"system:node:{node}"
+    try:
+        rows = parse_tokens(path.read_text())
+    except OSError:
+        rows = []
+    for row in rows:
+        if row.user == user:
+            return row.token
+    row = node_token(node)
+    write_token_file(path, [*rows, row])
+    return row.token

@@ -10,7 +10,7 @@ import yaml
 
 from minik.client.kubeconfig import merge_context
 from minik.cluster import down, logs, status
-from minik.cluster.components import component_names
+from minik.cluster.components import all_components
 from minik.cluster.config import MARKER_FILE, ClusterConfig
 from minik.cluster.pki import ensure_pki
 from minik.cluster.process import ComponentProcess, read_cmdline
@@ -69,8 +69,10 @@ def test_status_reports_stopped_components(tmp_path: Path, capsys: pytest.Captur
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["COMPONENT", "STATE", "PID", "LOG"]
     states = {line.split()[0]: line.split()[1] for line in lines[1:]}
-    assert states == dict.fromkeys(component_names(), "stopped")
-    assert list(states)[:2] == ["etcd", "apiserver"]
+    expected = [c.name for c in all_components(ClusterConfig(state_dir=tmp_path))]
+    assert states == dict.fromkeys(expected, "stopped")
+    assert list(states)[:3] == ["etcd", "registry", "apiserver"]
+    assert "master/kubelet" in states and list(states)[-1] == "supervise"
 
 
 def test_logs_prints_the_component_log(tmp_path: Path, capfdbinary: pytest.CaptureFixture[bytes]) -> None:
