@@ -11,7 +11,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Debian 12 packages the cluster needs: etcd, the kernel tools the runtime, CNI and proxy drive,
 # a static busybox for container images, and venv support for the system Python.
-APT_PACKAGES := etcd-server iptables iproute2 busybox-static python3-venv conntrack skopeo docker-registry runc
+APT_PACKAGES := etcd-server iptables iproute2 busybox-static python3-venv conntrack skopeo docker-registry runc docker-compose
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 LINKS := /usr/local/bin/minik /usr/local/bin/minictl
 # Stamps live inside .venv, so `make clean` (or deleting .venv) forces a fresh check.
@@ -68,7 +68,7 @@ down:
 	else echo "minik is not installed: nothing to stop"; fi
 
 lint: deps
-	$(BIN)/ruff check minik tests bench
+	$(BIN)/ruff check minik tests bench deploy
 	$(BIN)/mypy
 
 # MINIK_STRICT=1 turns a skipped `etcd` or `root` test into a failure (see tests/conftest.py).

@@ -235,8 +235,11 @@ SUPERVISOR = Component("supervise", _supervise_command, _running, lambda cfg: st
 
 
 def all_components(cfg: ClusterConfig) -> list[Component]:
-    """Control plane, then every node's components, then the supervisor that keeps them running."""
-    components = list(CONTROL_PLANE)
+    """Control plane, then every node's components, then the supervisor that keeps them running.
+
+    A joined machine has no control plane: only its node's components and the supervisor.
+    """
+    components = [] if cfg.joined else list(CONTROL_PLANE)
     for node in cluster_nodes(cfg):
         components += node_components(node)
     return [*components, SUPERVISOR]

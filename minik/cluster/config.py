@@ -53,6 +53,11 @@ class ClusterConfig:
     backend: str = "host-gw"
     registry_port: int = DEFAULT_REGISTRY_PORT
     kubelet_port: int = DEFAULT_KUBELET_PORT
+    # Set on a joined machine: the control plane's address (its registry, DNS and apiserver).
+    control_plane_address: str = ""
+    # Set by `minik join`: the one node this machine runs, and its address; no control plane here.
+    node_name: str = ""
+    node_ip: str = ""
 
     def __post_init__(self) -> None:
         # Absolute paths: they end up on component command lines, which the stray sweep matches.
@@ -86,7 +91,7 @@ class ClusterConfig:
     @property
     def lab_ip(self) -> str:
         """The host's address on the lab bridge: nodes reach the apiserver, registry and DNS there."""
-        return str(ipaddress.ip_network(self.lab_cidr, strict=False)[1])
+        return self.control_plane_address or str(ipaddress.ip_network(self.lab_cidr, strict=False)[1])
 
     @property
     def node_server(self) -> str:
@@ -102,6 +107,11 @@ class ClusterConfig:
     def cluster_dns(self) -> str:
         """The kube-dns Service's ClusterIP: the tenth address of the service range, as in kubeadm."""
         return str(ipaddress.ip_network(self.service_cidr, strict=False)[10])
+
+    @property
+    def joined(self) -> bool:
+        """This state dir is a machine that joined a cluster (`minik join`), not one `minik up` made."""
+        return bool(self.node_name)
 
     @property
     def saved_path(self) -> Path:

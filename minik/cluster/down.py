@@ -23,6 +23,8 @@ from minik.cluster.components import all_components, component_names
 from minik.cluster.config import CONTEXT_NAME, MARKER_FILE, ClusterConfig, default_state_dir, load_saved
 from minik.cluster.nodes import NodeSpec, cluster_nodes
 from minik.cluster.process import component_of, find_strays, terminate
+from minik.cluster.service import UNIT_DIR
+from minik.cluster.service import uninstall as uninstall_services
 from minik.cni.cleanup import cleanup as cni_cleanup
 from minik.proxy.cleanup import cleanup as proxy_cleanup
 from minik.runtime.cgroups import open_cgroups
@@ -71,19 +73,20 @@ def clean_node(node: NodeSpec) -> list[str]:
     return removed
 
 
-def clean_nodes(cfg: ClusterConfig, out: TextIO) -> None:
-    """Every node of `cfg` (and of the config the cluster was last started with), then the lab bridge."""
-    saved = load_saved(cfg.state_dir)
-    nodes = {node.name: node for node in cluster_nodes(cfg)}
-    if saved is not None:
-        nodes.update({node.name: node for node in cluster_nodes(saved)})
+def clean_nodes(cfg: ClusterConfig, out: TextIO, sweep_stale: bool = False) -> None:
+    """Every node of `cfg`, then the lab bridge; with `sweep_stale` also any `minik-worker*` namespace.
+
+    Only `minik up` sweeps namespaces it did not record: it is about to create those names itself.
+    """
     removed: list[str] = []
-    for node in nodes.values():
+    for node in cluster_nodes(cfg):
         removed += clean_node(node)
-    for name in labnet.stale_worker_namespaces():
-        labnet.remove_node_netns(NodeSpec(name.removeprefix("minik-"), "", cfg.state_dir, name))
-        removed.append(f"netns {name}")
-    removed += labnet.remove_lab(saved or cfg)
+    if sweep_stale:
+        for name in labnet.stale_worker_namespaces():
+            labnet.remove_node_netns(NodeSpec(name.removeprefix("minik-"), "", cfg.state_dir, name))
+            removed.append(f"netns {name}")
+    if not cfg.joined:  # a joined machine has no lab bridge of its own
+        removed += labnet.remove_lab(cfg)
     if removed:
         print(f"  removed {', '.join(dict.fromkeys(removed))}", file=out, flush=True)
 
@@ -158,13 +161,18 @@ def remove_state_dir(cfg: ClusterConfig, out: TextIO) -> bool:
     return True
 
 
-def down(cfg: ClusterConfig, keep_state: bool, out: TextIO) -> int:
-    print(f"minik: deleting cluster in {cfg.state_dir}", file=out, flush=True)
+def down(cfg: ClusterConfig, keep_state: bool, out: TextIO, unit_dir: Path = UNIT_DIR) -> int:
+    """Stop and remove the cluster in `cfg.state_dir`; on a joined machine, just this machine's node."""
+    what = f"node {cfg.node_name}" if cfg.joined else "cluster"
+    print(f"minik: deleting {what} in {cfg.state_dir}", file=out, flush=True)
+    units = uninstall_services(cfg, unit_dir, out) if cfg.joined else []
     stopped = stop_components(cfg, out)
-    if stopped == 0:
+    if stopped == 0 and not units:
         print("  no component was running", file=out)
-    clean_nodes(cfg, out)
-    remove_user_context(cfg, out)
+    if cfg.saved_path.exists():  # only a dir `minik up` used says which nodes, bridge and chains are ours
+        clean_nodes(cfg, out)
+    if not cfg.joined:  # `minik join` never touches the user's kubeconfig
+        remove_user_context(cfg, out)
     if keep_state:
         print(f"  kept {cfg.state_dir} (--keep-state)", file=out)
         return 0
@@ -187,6 +195,9 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     try:
         cfg = load_saved(args.state_dir.absolute()) or ClusterConfig(state_dir=args.state_dir)
+        if not cfg.saved_path.exists() and not args.state_dir.exists():
+            print(f"minik: no cluster in {args.state_dir}: nothing to delete")
+            return 0
         return down(cfg, args.keep_state, sys.stdout)
     except PermissionError as error:
         print(f"minik: {error} (run as root or pick --state-dir)", file=sys.stderr)

@@ -84,7 +84,12 @@ def netns_name(node: str) -> str:
 
 
 def cluster_nodes(cfg: ClusterConfig) -> list[NodeSpec]:
-    """The host node first, then worker1..N; with workers the host is a tainted control plane."""
+    """The host node first, then worker1..N; with workers the host is a tainted control plane.
+
+    A machine that joined (`minik join`) runs just its own node, in its own network.
+    """
+    if cfg.joined:
+        return [NodeSpec(cfg.node_name, cfg.node_ip, cfg.state_dir)]
     lab = ipaddress.ip_network(cfg.lab_cidr, strict=False)
     nodes = [
         NodeSpec(CONTROL_PLANE_NODE, cfg.lab_ip, cfg.state_dir, None, control_plane=True, schedulable=cfg.nodes == 0)

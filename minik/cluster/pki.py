@@ -9,6 +9,7 @@ ECDSA P-256 keeps generation instant, which matters because tests make fresh PKI
 from __future__ import annotations
 
 import datetime
+import hashlib
 import ipaddress
 import os
 import socket
@@ -238,3 +239,13 @@ def ensure_pki(
     _write_key(paths.apiserver_key, key)
     _write_cert(paths.apiserver_cert, cert)
     return paths
+
+
+def ca_cert_hash(cert_pem: bytes) -> str:
+    """kubeadm's `--discovery-token-ca-cert-hash`: sha256 of the CA's DER SubjectPublicKeyInfo.
+
+    It pins the key, not the certificate, so a re-issued CA certificate with the same key still matches.
+    """
+    cert = x509.load_pem_x509_certificate(cert_pem)
+    spki = cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return "sha256:" + hashlib.sha256(spki).hexdigest()

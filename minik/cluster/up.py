@@ -152,8 +152,8 @@ def build_lab_network(cfg: ClusterConfig, progress: Progress) -> None:
             labnet.ensure_lab(cfg)
         except labnet.LabNetError as error:
             raise UpError(str(error)) from error
-        workers = [n.netns for n in cluster_nodes(cfg) if n.netns]
-        step.done(f"bridge {labnet.LAB_BRIDGE} {cfg.lab_ip}" + (f", namespaces {', '.join(workers)}" if workers else ""))
+        workers = ", ".join(n.netns for n in cluster_nodes(cfg) if n.netns)
+        step.done(f"bridge {labnet.LAB_BRIDGE} {cfg.lab_ip}" + (f", namespaces {workers}" if workers else ""))
 
 
 def wait_nodes_ready(cfg: ClusterConfig, progress: Progress, timeout: float) -> None:
@@ -182,7 +182,10 @@ def up(cfg: ClusterConfig, out: TextIO, wait_timeout: float = 180.0) -> None:
     print(f"minik: creating cluster in {cfg.state_dir}", file=out, flush=True)
     if stop_components(cfg, out):
         progress.note("cleaned up what an earlier run left running")
-    clean_nodes(cfg, out)
+    previous = load_saved(cfg.state_dir)
+    for leftover in {previous, cfg} - {None}:  # what a killed run left (it may have had more nodes)
+        assert leftover is not None
+        clean_nodes(leftover, out, sweep_stale=True)
     check_ports(cfg)
     cfg.state_dir.mkdir(parents=True, exist_ok=True)
     cfg.marker.write_text("minik cluster state: `minik down` deletes this directory\n")

@@ -154,6 +154,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("-r", "--runtime-endpoint",
                    default=os.environ.get("MINIK_RUNTIME_ENDPOINT", os.environ.get("CONTAINER_RUNTIME_ENDPOINT",
                                                                                    DEFAULT_SOCKET)))
+    p.add_argument("--node", help="a node of the local `minik up` cluster (master, worker1, ...): use its runtime")
+    p.add_argument("--state-dir", type=Path, help="that cluster's state dir (default: $MINIK_STATE_DIR or "
+                   "/var/lib/minik)")
     sub = p.add_subparsers(dest="command_name", required=True)
     ps = sub.add_parser("ps", help="list containers")
     ps.add_argument("-a", "--all", action="store_true")
@@ -181,9 +184,23 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def node_endpoint(node: str, state_dir: Path | None) -> str:
+    """The runtime socket of a local cluster's node, found from the cluster's saved settings."""
+    from minik.cluster.config import default_state_dir, load_saved
+    from minik.cluster.nodes import find_node
+
+    state = (state_dir or default_state_dir()).absolute()
+    cfg = load_saved(state)
+    spec = find_node(cfg, node) if cfg is not None else None
+    if spec is None:
+        raise SystemExit(f"error: no node {node!r} in the cluster at {state} (see `minictl get nodes`)")
+    return str(spec.runtime_socket)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(sys.argv[1:] if argv is None else argv)
-    with RuntimeClient(args.runtime_endpoint, timeout=60) as client:
+    endpoint = node_endpoint(args.node, args.state_dir) if args.node else args.runtime_endpoint
+    with RuntimeClient(endpoint, timeout=60) as client:
         try:
             return int(args.func(client, args))
         except CRIError as error:
