@@ -16,7 +16,7 @@ from typing import Any
 
 from minik.runtime import linux
 from minik.runtime.cgroups import Cgroups, Resources
-from minik.runtime.network import NetworkPlugin
+from minik.runtime.network import NetworkPlugin, host_veth
 from minik.runtime.process import kill_and_wait, run_detached_helper
 from minik.runtime.state import CRIError, RecordStore, log, new_id, now_ns, write_json
 
@@ -186,6 +186,13 @@ class Sandboxes(RecordStore):
     def remove_dir(self, record: dict[str, Any]) -> None:
         self.cgroups.remove(record["cgroup"])
         self._remove_files(record["id"])
+
+    def veth(self, record: dict[str, Any]) -> str:
+        """The node end of the pod's cable; costs a netlink round trip, so only verbose status asks."""
+        pid = int(record.get("pause_pid") or 0)
+        if not record.get("ip") or self.state(record) != SANDBOX_READY:
+            return ""
+        return host_veth(f"/proc/{pid}/ns/net")
 
     def status(self, record: dict[str, Any]) -> dict[str, Any]:
         pid = int(record.get("pause_pid") or 0)

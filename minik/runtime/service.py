@@ -110,8 +110,11 @@ class Runtime:
         self.sandboxes.remove_dir(record)
 
     def pod_sandbox_status(self, pod_sandbox_id: str, verbose: bool = False) -> dict[str, Any]:
-        status = self.sandboxes.status(self.sandboxes.get(pod_sandbox_id))
+        record = self.sandboxes.get(pod_sandbox_id)
+        status = self.sandboxes.status(record)
         info = status.pop("info")
+        if verbose:
+            info["veth"] = self.sandboxes.veth(record)
         return {"status": status, "info": info if verbose else {}}
 
     def list_pod_sandbox(self, filter: dict[str, Any] | None = None) -> list[dict[str, Any]]:  # noqa: A002 - CRI name

@@ -7,6 +7,7 @@ the last test takes the cluster down and checks the host is clean.
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import threading
@@ -121,6 +122,12 @@ spec:
         nodes = {p["spec"]["nodeName"] for p in pods}
         assert nodes == WORKERS, f"the 6 replicas ran on {nodes}; the tainted master must get none"
         lab.wait_pod("client", running, "client pod running on worker1")
+        crictl = ["crictl", "--node", "worker1", "--state-dir", str(lab.state)]
+        pod_id = next(line.split()[0] for line in lab.minik(*crictl, "pods").stdout.splitlines() if " client " in line)
+        veth = json.loads(lab.minik(*crictl, "inspect", pod_id).stdout)["info"]["veth"]
+        bridge_ports = subprocess.run(["ip", "netns", "exec", "minik-worker1", "ip", "-o", "link", "show", "master",
+                                       "minik0"], capture_output=True, text=True).stdout
+        assert veth and f" {veth}@" in bridge_ports, f"crictl inspect shows veth {veth!r}; minik0 ports: {bridge_ports}"
         service = lab.client.get(res("services"), "web", "default")
         cluster_ip, node_port = service["spec"]["clusterIP"], service["spec"]["ports"][0]["nodePort"]
         hostnames = {p["metadata"]["name"] for p in pods}
