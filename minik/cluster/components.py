@@ -67,6 +67,7 @@ def _apiserver_command(cfg: ClusterConfig) -> list[str]:
         "apiserver",
         "--etcd-servers", cfg.etcd_endpoint,
         "--bind-address", cfg.bind_address,
+        "--advertise-address", cfg.lab_ip,
         "--secure-port", str(cfg.port),
         "--tls-cert-file", str(cfg.pki.apiserver_cert),
         "--tls-private-key-file", str(cfg.pki.apiserver_key),

@@ -19,7 +19,7 @@ from typing import Any
 
 from minik.proxy.conntrack import Conntrack
 from minik.proxy.iptables import TABLES, IPTables
-from minik.proxy.rules import ProxyConfig, Ruleset, missing_jumps, owned_chains, render
+from minik.proxy.rules import ProxyConfig, Ruleset, missing_jumps, owned_chains, per_service_chain, render
 from minik.proxy.runner import BoundedFrequencyRunner
 from minik.proxy.serviceport import Endpoint, ProxyState, ServicePortName
 
@@ -34,7 +34,7 @@ class SyncResult:
     seconds: float
     service_ports: int
     endpoints: int
-    rules: int
+    rules: int  # rules written by this sync (a partial sync skips unchanged service chains)
 
 
 class Proxier:
@@ -52,6 +52,7 @@ class Proxier:
         self.conntrack = conntrack
         self._lock = threading.Lock()
         self._written: dict[str, set[str]] | None = None  # chains the last successful sync left
+        self._written_rules: dict[str, dict[str, tuple[str, ...]]] = {}  # and their rules
         self._state: ProxyState | None = None
         self.last_result: SyncResult | None = None
 
@@ -71,20 +72,32 @@ class Proxier:
         with self._lock:
             start = time.perf_counter()
             state, ruleset = self.render()
+            rules = {table: ruleset.chain_rules(table) for table in TABLES}
+            unchanged: dict[str, set[str]] = {}
             if full or self._written is None:
                 saved = self.iptables.save()
                 existing, jumps = owned_chains(saved), missing_jumps(saved)
                 full = True
             else:
+                # kube-proxy's MinimizeIPTablesRestore: a service's chains that read as they did
+                # after the last successful write are left out of the payload (--noflush keeps them)
                 existing, jumps = self._written, []
-            self.iptables.restore(ruleset.payload(stale=existing, jumps=jumps))
+                unchanged = {table: {chain for chain, chain_rules in rules[table].items() if per_service_chain(chain)
+                                     and self._written_rules.get(table, {}).get(chain) == chain_rules}
+                             for table in TABLES}
+            try:
+                self.iptables.restore(ruleset.payload(stale=existing, jumps=jumps, unchanged=unchanged))
+            except Exception:
+                self._written = None  # what is in the kernel is unknown now: the next sync is a full one
+                raise
             self._written = {table: ruleset.all_chains(table) for table in TABLES}
+            self._written_rules = rules
             previous, self._state = self._state, state
             if self.conntrack is not None and previous is not None:
                 self._clear_stale_udp(previous, state)
+            written = sum(len(r) for t in TABLES for c, r in rules[t].items() if c not in unchanged.get(t, set()))
             result = SyncResult(full, time.perf_counter() - start, len(state.ports),
-                                sum(len(state.endpoints_of(p)) for p in state.ports),
-                                sum(len(r) for r in ruleset.rules.values()))
+                                sum(len(state.endpoints_of(p)) for p in state.ports), written)
             self.last_result = result
         log.info("%s sync of iptables rules took %.1f ms (%d service ports, %d endpoints, %d rules%s)",
                  "full" if result.full else "partial", result.seconds * 1000, result.service_ports,

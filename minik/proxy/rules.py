@@ -119,17 +119,22 @@ class Ruleset:
     def chain(self, table: str, name: str) -> None:
         self.chains[table].append(name)
 
-    def payload(self, stale: dict[str, set[str]] | None = None, jumps: Iterable[Jump] = ()) -> str:
+    def payload(self, stale: dict[str, set[str]] | None = None, jumps: Iterable[Jump] = (),
+                unchanged: dict[str, set[str]] | None = None) -> str:
         """iptables-restore --noflush input: declare (flush) all chains, fill them, drop `stale`
-        chains, insert the given (missing) jumps."""
+        chains, insert the given (missing) jumps. Chains in `unchanged` are left out entirely:
+        --noflush keeps them as they are, which is what makes a partial sync cheap."""
         stale = stale or {}
+        unchanged = unchanged or {}
         jumps = list(jumps)
         lines: list[str] = []
         for table in ("filter", "nat"):
             lines.append(f"*{table}")
             gone = sorted(stale.get(table, set()) - set(self.chains[table]))
-            lines += [f":{c} - [0:0]" for c in [*self.chains[table], *gone]]
-            lines += self.rules[table]
+            skip = unchanged.get(table, set())
+            lines += [f":{c} - [0:0]" for c in [*self.chains[table], *gone] if c not in skip]
+            lines += [rule for rule in self.rules[table] if rule.split(" ", 2)[1] not in skip] if skip \
+                else self.rules[table]
             lines += [f"-X {c}" for c in gone]
             for jump in reversed([j for j in jumps if j.table == table]):
                 lines.append(f"-I {jump.chain} 1 {jump.rule}")
@@ -138,6 +143,19 @@ class Ruleset:
 
     def all_chains(self, table: str) -> set[str]:
         return set(self.chains[table])
+
+    def chain_rules(self, table: str) -> dict[str, tuple[str, ...]]:
+        """Each chain's rules, in order (an empty chain maps to ())."""
+        grouped: dict[str, list[str]] = {chain: [] for chain in self.chains[table]}
+        for rule in self.rules[table]:
+            grouped.setdefault(rule.split(" ", 2)[1], []).append(rule)
+        return {chain: tuple(rules) for chain, rules in grouped.items()}
+
+
+def per_service_chain(name: str) -> bool:
+    """A MINIK-SVC-*/MINIK-SEP-* chain: the only ones a partial sync may leave untouched, because
+    the fixed chains that jump to them are always rewritten."""
+    return name.startswith((SVC_PREFIX, SEP_PREFIX))
 
 
 def _comment(text: str) -> str:

@@ -93,6 +93,33 @@ def test_partial_sync_skips_save_but_still_removes_chains_it_wrote() -> None:
     assert len(before - after) == 2 and after < before  # b's SVC and SEP chains deleted
 
 
+def test_partial_sync_writes_only_the_service_chains_that_changed() -> None:
+    endpoints = [eps("a", "10.244.1.2"), eps("b", "10.244.1.3")]
+    proxier, fake = make([svc("a"), svc("b")], endpoints)
+    proxier.sync_proxy_rules()
+    endpoints[1] = eps("b", "10.244.1.4")
+    result = proxier.sync_proxy_rules(full=False)
+    payload = fake.payloads[-1]
+    assert "10.244.1.4" in payload and "10.244.1.2" not in payload  # a's chains are left as they are
+    assert "\n-A MINIK-SERVICES " in payload and "MINIK-POSTROUTING" in payload  # fixed chains: always
+    assert result.rules < proxier.sync_proxy_rules(full=True).rules
+    assert "10.244.1.2" in fake.payloads[-1]  # a full sync writes everything again
+
+
+def test_a_failed_restore_makes_the_next_sync_a_full_one() -> None:
+    proxier, fake = make([svc("a")], [eps("a", "10.244.1.2")])
+    proxier.sync_proxy_rules()
+
+    def broken(payload: str) -> None:
+        raise RuntimeError("iptables-restore: line 3 failed")
+
+    fake.restore, working = broken, fake.restore  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        proxier.sync_proxy_rules(full=False)
+    fake.restore = working  # type: ignore[method-assign]
+    assert proxier.sync_proxy_rules(full=False).full and "10.244.1.2" in fake.payloads[-1]
+
+
 def test_restart_removes_chains_an_earlier_process_left() -> None:
     proxier, fake = make([], [])
     fake.chains["nat"] |= {"MINIK-SVC-LEFTOVER", "MINIK-CNI-POSTRTG", "KUBE-SVC-X"}
