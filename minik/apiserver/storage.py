@@ -20,6 +20,8 @@ from aetcd.utils import prefix_range_end
 
 from minik.api import errors
 
+MAX_ETCD_RESPONSE_BYTES = 2**31 - 1  # gRPC's largest: a list is bounded by what etcd holds
+
 log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
@@ -118,7 +120,10 @@ class Storage:
 
     def __init__(self, endpoint: str, prefix: str = "") -> None:
         url = urlparse(endpoint if "://" in endpoint else f"http://{endpoint}")
-        self._client = aetcd.Client(host=url.hostname or "127.0.0.1", port=url.port or 2379, timeout=10)
+        # gRPC's default 4 MiB receive limit fails an unpaginated list of ~2,000 pods; kube-apiserver
+        # lifts it on its etcd connection too (etcd itself caps a request at 1.5 MiB, not a response)
+        self._client = aetcd.Client(host=url.hostname or "127.0.0.1", port=url.port or 2379, timeout=10,
+                                    options={"grpc.max_receive_message_length": MAX_ETCD_RESPONSE_BYTES})
         self.prefix = prefix.rstrip("/")
 
     async def connect(self) -> None:

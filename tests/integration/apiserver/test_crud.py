@@ -206,3 +206,14 @@ def test_writes_into_missing_namespace_refused(http: httpx.Client) -> None:
     r = http.post("/api/v1/namespaces/does-not-exist/pods", json=pod("x"))
     assert r.status_code == 404
     assert r.json()["message"] == 'namespaces "does-not-exist" not found'
+
+
+def test_list_larger_than_grpc_default_message_limit(http: httpx.Client, ns: str) -> None:
+    """An unpaginated list over 4 MiB (gRPC's default receive limit) still answers, as kube-apiserver does."""
+    blob = "x" * 900_000  # each object stays under etcd's 1.5 MiB request limit
+    for i in range(6):
+        body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"big-{i}"}, "data": {"blob": blob}}
+        assert http.post(f"/api/v1/namespaces/{ns}/configmaps", json=body).status_code == 201
+    listed = http.get(f"/api/v1/namespaces/{ns}/configmaps")
+    assert listed.status_code == 200, listed.text[:300]
+    assert sorted(item["metadata"]["name"] for item in listed.json()["items"]) == [f"big-{i}" for i in range(6)]
