@@ -1,4 +1,4 @@
-"""core/v1 kinds the labs use: Namespace, Pod, Node, Service, Endpoints, Event."""
+"""core/v1 kinds the labs use: Namespace, Pod, Node, Service, Endpoints, Event, ConfigMap."""
 
 from __future__ import annotations
 
@@ -58,6 +58,25 @@ class TCPSocketAction(K8sModel):
     host: str | None = None
 
 
+class SleepAction(K8sModel):
+    seconds: int = 0
+
+
+class LifecycleHandler(K8sModel):
+    """What a postStart/preStop hook runs: exactly one of exec, httpGet, sleep (tcpSocket is accepted
+    by validation for compatibility but fails when run, as in Kubernetes)."""
+
+    exec: ExecAction | None = None
+    http_get: HTTPGetAction | None = None
+    tcp_socket: TCPSocketAction | None = None
+    sleep: SleepAction | None = None
+
+
+class Lifecycle(K8sModel):
+    post_start: LifecycleHandler | None = None
+    pre_stop: LifecycleHandler | None = None
+
+
 class Probe(K8sModel):
     exec: ExecAction | None = None
     http_get: HTTPGetAction | None = None
@@ -98,6 +117,7 @@ class Container(K8sModel):
     liveness_probe: Probe | None = None
     readiness_probe: Probe | None = None
     startup_probe: Probe | None = None
+    lifecycle: Lifecycle | None = None
     image_pull_policy: str | None = None
     security_context: SecurityContext | None = None
     termination_message_path: str | None = None
@@ -378,6 +398,17 @@ class EndpointSubset(K8sModel):
 
 class Endpoints(TypedObject):
     subsets: list[EndpointSubset] | None = None
+
+
+# --- configmap ---------------------------------------------------------------------------
+
+
+class ConfigMap(TypedObject):
+    """Plain configuration; `kube-public/cluster-info` is how a joining machine discovers the cluster."""
+
+    data: dict[str, str] | None = None
+    binary_data: dict[str, str] | None = None
+    immutable: bool | None = None
 
 
 # --- event -------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from minik.api.core import (
     Container,
     EmptyDirVolumeSource,
     Endpoints,
+    HTTPGetAction,
     Namespace,
     NamespaceSpec,
     NamespaceStatus,
@@ -207,22 +208,21 @@ def _default_container(container: Container) -> None:
     for probe in (container.liveness_probe, container.readiness_probe, container.startup_probe):
         if probe is not None:
             _default_probe(probe)
-    lifecycle = _extra(container).get("lifecycle")
-    if isinstance(lifecycle, dict):
-        for handler in (lifecycle.get("postStart"), lifecycle.get("preStop")):
-            if isinstance(handler, dict) and isinstance(handler.get("httpGet"), dict):
-                _default_http_get(handler["httpGet"])
+    if container.lifecycle is not None:
+        for handler in (container.lifecycle.post_start, container.lifecycle.pre_stop):
+            if handler is not None and handler.http_get is not None:
+                _default_http_get(handler.http_get)
     for env in container.env or []:
         field_ref = (env.value_from or {}).get("fieldRef")
         if isinstance(field_ref, dict) and not field_ref.get("apiVersion"):
             field_ref["apiVersion"] = "v1"
 
 
-def _default_http_get(action: dict[str, Any]) -> None:
-    if not action.get("path"):
-        action["path"] = "/"
-    if not action.get("scheme"):
-        action["scheme"] = "HTTP"
+def _default_http_get(action: HTTPGetAction) -> None:
+    if not action.path:
+        action.path = "/"
+    if not action.scheme:
+        action.scheme = "HTTP"
 
 
 def _default_probe(probe: Probe) -> None:
@@ -235,10 +235,7 @@ def _default_probe(probe: Probe) -> None:
     if not probe.failure_threshold:
         probe.failure_threshold = 3
     if probe.http_get is not None:
-        if not probe.http_get.path:
-            probe.http_get.path = "/"
-        if not probe.http_get.scheme:
-            probe.http_get.scheme = "HTTP"
+        _default_http_get(probe.http_get)
     grpc = _extra(probe).get("grpc")
     if isinstance(grpc, dict) and grpc.get("service") is None:
         grpc["service"] = ""

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from minik.api.apps import ControllerRevision, DaemonSet, Deployment, ReplicaSet
 from minik.api.coordination import Lease
-from minik.api.core import Endpoints, Event, Namespace, Node, Pod, Service
+from minik.api.core import ConfigMap, Endpoints, Event, Namespace, Node, Pod, Service
 from minik.api.meta import TypedObject
 
 
@@ -65,11 +65,12 @@ RESOURCES: tuple[Resource, ...] = (
              verbs=("create", "delete", "get", "list", "patch", "update", "watch")),
     Resource("", "v1", "Pod", "pods", "pod", True, Pod, ("po",),
              ("status", "binding", "log", "exec"), ("all",)),
-    Resource("", "v1", "Node", "nodes", "node", False, Node, ("no",), ("status",)),
+    Resource("", "v1", "Node", "nodes", "node", False, Node, ("no",), ("status", "token")),
     Resource("", "v1", "Service", "services", "service", True, Service, ("svc",), ("status",), ("all",),
              verbs=("create", "delete", "get", "list", "patch", "update", "watch")),
     Resource("", "v1", "Endpoints", "endpoints", "endpoints", True, Endpoints, ("ep",)),
     Resource("", "v1", "Event", "events", "event", True, Event, ("ev",)),
+    Resource("", "v1", "ConfigMap", "configmaps", "configmap", True, ConfigMap, ("cm",)),
     Resource("coordination.k8s.io", "v1", "Lease", "leases", "lease", True, Lease),
     Resource("apps", "v1", "ReplicaSet", "replicasets", "replicaset", True, ReplicaSet, ("rs",),
              ("status", "scale"), ("all",)),

@@ -21,6 +21,7 @@ from minik.api.base import K8sModel
 from minik.api.coordination import Lease
 from minik.api.core import (
     Affinity,
+    ConfigMap,
     Container,
     ContainerPort,
     Endpoints,
@@ -176,6 +177,8 @@ def _validate(obj: TypedObject, old: TypedObject | None) -> Errors:
         return _validate_event(obj, old if isinstance(old, Event) else None)
     if isinstance(obj, Lease):
         return _validate_lease(obj, old if isinstance(old, Lease) else None)
+    if isinstance(obj, ConfigMap):
+        return _validate_config_map(obj, old if isinstance(old, ConfigMap) else None)
     return []
 
 
@@ -604,9 +607,10 @@ def _validate_pod_spec(spec: PodSpec, path: str, *, is_pod: bool) -> Errors:
         errs.append(required(f"{path}.terminationGracePeriodSeconds"))
     volumes, volume_errs = _validate_volumes(spec.volumes or [], f"{path}.volumes")
     errs += volume_errs
-    errs += _validate_containers(spec.containers, volumes, f"{path}.containers")
+    grace = spec.termination_grace_period_seconds
+    errs += _validate_containers(spec.containers, volumes, grace, f"{path}.containers")
     errs += _validate_init_containers(
-        spec.init_containers or [], spec.containers, volumes, f"{path}.initContainers"
+        spec.init_containers or [], spec.containers, volumes, grace, f"{path}.initContainers"
     )
     if spec.host_network:
         for i, container in enumerate(spec.containers):
@@ -808,7 +812,9 @@ def _validate_local_descending_path(target: str, path: str) -> Errors:
 # --- containers -----------------------------------------------------------------------------
 
 
-def _validate_containers(containers: list[Container], volumes: dict[str, Volume], path: str) -> Errors:
+def _validate_containers(
+    containers: list[Container], volumes: dict[str, Volume], grace: int | None, path: str
+) -> Errors:
     if not containers:
         return [required(path)]
     errs: Errors = []
@@ -820,7 +826,7 @@ def _validate_containers(containers: list[Container], volumes: dict[str, Volume]
             errs.append(duplicate(f"{index_path}.name", container.name))
         else:
             names.add(container.name)
-        errs += _validate_lifecycle(container, f"{index_path}.lifecycle")
+        errs += _validate_lifecycle(container, grace, f"{index_path}.lifecycle")
         errs += _validate_probes(container, index_path)
         if _spec_extra(container).get("restartPolicy") is not None:
             errs.append(forbidden(f"{index_path}.restartPolicy", "may not be set for non-init containers"))
@@ -829,7 +835,8 @@ def _validate_containers(containers: list[Container], volumes: dict[str, Volume]
 
 
 def _validate_init_containers(
-    containers: list[Container], regular: list[Container], volumes: dict[str, Volume], path: str
+    containers: list[Container], regular: list[Container], volumes: dict[str, Volume], grace: int | None,
+    path: str,
 ) -> Errors:
     errs: Errors = []
     names = {c.name for c in regular}
@@ -845,11 +852,11 @@ def _validate_init_containers(
             names.add(container.name)
         errs += _check_host_port_conflicts([container], path)
         if restart_policy == "Always":
-            errs += _validate_lifecycle(container, f"{index_path}.lifecycle")
+            errs += _validate_lifecycle(container, grace, f"{index_path}.lifecycle")
             errs += _validate_probes(container, index_path)
         else:
             detail = "may not be set for init containers without restartPolicy=Always"
-            if _spec_extra(container).get("lifecycle") is not None:
+            if container.lifecycle is not None:
                 errs.append(forbidden(f"{index_path}.lifecycle", detail))
             for field_name, probe in (
                 ("livenessProbe", container.liveness_probe),
@@ -1144,7 +1151,7 @@ def _validate_probe(probe: Probe, path: str) -> Errors:
         "tcpSocket": _dump(probe.tcp_socket),
         "grpc": _spec_extra(probe).get("grpc"),
     }
-    errs = _validate_handler(handlers, path)
+    errs = _validate_handler(handlers, None, path)
     for field_name, value in (
         ("initialDelaySeconds", probe.initial_delay_seconds),
         ("timeoutSeconds", probe.timeout_seconds),
@@ -1159,8 +1166,8 @@ def _validate_probe(probe: Probe, path: str) -> Errors:
     return errs
 
 
-def _validate_handler(handlers: dict[str, Any], path: str) -> Errors:
-    """Exactly one of exec/httpGet/tcpSocket/grpc/sleep, each well formed."""
+def _validate_handler(handlers: dict[str, Any], grace: int | None, path: str) -> Errors:
+    """Exactly one of exec/httpGet/tcpSocket/grpc/sleep, each well formed; a sleep must fit in `grace`."""
     errs: Errors = []
     count = 0
     for kind, handler in handlers.items():
@@ -1182,17 +1189,27 @@ def _validate_handler(handlers: dict[str, Any], path: str) -> Errors:
             errs += _validate_port_num_or_name(
                 port if isinstance(port, int | str) else 0, f"{handler_path}.port"
             )
+        elif kind == "sleep":
+            errs += _validate_sleep_action(fields.get("seconds") or 0, grace, handler_path)
     if count == 0:
         errs.append(required(path, "must specify a handler type"))
     return errs
 
 
 def _http_get_action(fields: dict[str, Any]) -> HTTPGetAction:
-    """A lifecycle hook's httpGet (kept as raw JSON) as a model; garbage becomes an empty action."""
+    """An httpGet given as raw JSON as a model; garbage becomes an empty action."""
     try:
         return HTTPGetAction.model_validate(fields)
     except ValueError:
         return HTTPGetAction()
+
+
+def _validate_sleep_action(seconds: int, grace: int | None, path: str) -> Errors:
+    """validateSleepAction: the sleep must end within the pod's grace period (it counts against it)."""
+    if grace is None or 0 < seconds <= grace:
+        return []
+    detail = f"must be greater than 0 and less than terminationGracePeriodSeconds ({grace})"
+    return [invalid(path, seconds, detail)]
 
 
 def _validate_http_get(action: HTTPGetAction, path: str) -> Errors:
@@ -1219,16 +1236,20 @@ def _validate_http_get(action: HTTPGetAction, path: str) -> Errors:
     return errs
 
 
-def _validate_lifecycle(container: Container, path: str) -> Errors:
-    lifecycle = _spec_extra(container).get("lifecycle")
-    if not isinstance(lifecycle, dict):
+def _validate_lifecycle(container: Container, grace: int | None, path: str) -> Errors:
+    lifecycle = container.lifecycle
+    if lifecycle is None:
         return []
     errs: Errors = []
-    for hook in ("postStart", "preStop"):
-        handler = lifecycle.get(hook)
-        if isinstance(handler, dict):
-            handlers = {kind: handler.get(kind) for kind in ("exec", "httpGet", "tcpSocket", "sleep")}
-            errs += _validate_handler(handlers, f"{path}.{hook}")
+    for hook, handler in (("postStart", lifecycle.post_start), ("preStop", lifecycle.pre_stop)):
+        if handler is not None:
+            handlers: dict[str, Any] = {
+                "exec": _dump(handler.exec),
+                "httpGet": handler.http_get,
+                "tcpSocket": _dump(handler.tcp_socket),
+                "sleep": _dump(handler.sleep),
+            }
+            errs += _validate_handler(handlers, grace, f"{path}.{hook}")
     return errs
 
 
@@ -2229,4 +2250,54 @@ def _validate_lease(lease: Lease, old: Lease | None) -> Errors:
         )
     if spec.lease_transitions is not None and spec.lease_transitions < 0:
         errs.append(invalid("spec.leaseTransitions", spec.lease_transitions, IS_NEGATIVE))
+    return errs
+
+
+# --- configmap (ValidateConfigMap, ValidateConfigMapUpdate) ---------------------------------
+
+_CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+_CONFIG_KEY_FMT = "[-._a-zA-Z0-9]+"
+MAX_CONFIG_MAP_BYTES = 1024 * 1024
+
+
+def _config_key_errors(key: str) -> list[str]:
+    """IsConfigMapKey: a file name (keys become files when a ConfigMap is mounted)."""
+    errs: list[str] = []
+    if len(key) > 253:
+        errs.append("must be no more than 253 characters")
+    if not _CONFIG_KEY.match(key):
+        errs.append("a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. "
+                    f"'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '{_CONFIG_KEY_FMT}')")
+    if key == ".":
+        errs.append("must not be '.'")
+    elif key == "..":
+        errs.append("must not be '..'")
+    elif key.startswith(".."):
+        errs.append("must not start with '..'")
+    return errs
+
+
+def _validate_config_map(cm: ConfigMap, old: ConfigMap | None) -> Errors:
+    errs: Errors = []
+    if old is not None:
+        errs += _validate_object_meta_update(cm.metadata, old.metadata)
+        if old.immutable:
+            if not cm.immutable:
+                errs.append(forbidden("immutable", "field is immutable when `immutable` is set"))
+            if cm.data != old.data:
+                errs.append(forbidden("data", "field is immutable when `immutable` is set"))
+            if cm.binary_data != old.binary_data:
+                errs.append(forbidden("binaryData", "field is immutable when `immutable` is set"))
+    errs += _validate_object_meta(cm.metadata, True, _name_is_dns_subdomain)
+    size = 0
+    for key, value in (cm.data or {}).items():
+        errs += [invalid("data", key, msg) for msg in _config_key_errors(key)]
+        size += len(key) + len(value.encode())
+    for key, value in (cm.binary_data or {}).items():
+        errs += [invalid("binaryData", key, msg) for msg in _config_key_errors(key)]
+        if key in (cm.data or {}):
+            errs.append(invalid("data", key, "duplicate of key present in binaryData"))
+        size += len(key) + len(value) * 3 // 4
+    if size > MAX_CONFIG_MAP_BYTES:
+        errs.append(_too_long("", MAX_CONFIG_MAP_BYTES))
     return errs

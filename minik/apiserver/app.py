@@ -9,21 +9,33 @@ import random
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
+from pathlib import Path
 from typing import Any
 
 import yaml
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 
 from minik.api import errors
 from minik.api.labels import SelectorError, from_label_selector
+from minik.api.names import validate_dns1123_subdomain
 from minik.api.resources import Resource
 from minik.apiserver import discovery, openapi
-from minik.apiserver.auth import UserInfo, node_name_of, node_restriction
+from minik.apiserver.auth import (
+    ANONYMOUS,
+    MASTERS_GROUP,
+    UserInfo,
+    anonymous_allowed,
+    bootstrap_restriction,
+    is_bootstrapper,
+    node_name_of,
+    node_restriction,
+)
 from minik.apiserver.patch import apply_json_patch, apply_merge_patch, apply_strategic_merge_patch
 from minik.apiserver.registry import DeleteOptions, Registry, now_rfc3339
 from minik.apiserver.server import APIServer, Config
 from minik.apiserver.storage import Obj
+from minik.cluster.tokens import CredentialExistsError, issue_node_token
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +94,10 @@ def create_app(cfg: Config) -> FastAPI:
     def authenticate(request: Request) -> UserInfo | None:
         if request.url.path in PUBLIC_PATHS:
             return None
-        user = server.auth.authenticate(request.headers.get("authorization"))
+        header = request.headers.get("authorization")
+        if not header and server.auth.enabled and anonymous_allowed(request.method, request.url.path):
+            return ANONYMOUS
+        user = server.auth.authenticate(header)
         if user is None:
             raise errors.UnauthorizedError("Unauthorized")
         return user
@@ -158,6 +173,13 @@ def create_app(cfg: Config) -> FastAPI:
     async def grouped(request: Request, group: str, version: str, rest: str) -> Response:
         return await dispatch(request, f"{group}/{version}", rest, authenticate(request))
 
+    @app.websocket("/api/v1/namespaces/{namespace}/pods/{name}/{sub}")
+    async def pod_stream(websocket: WebSocket, namespace: str, name: str, sub: str) -> None:
+        """exec as kubectl (>= 1.30) and minictl stream it: a WebSocket relayed to the pod's kubelet."""
+        from minik.apiserver import nodeproxy
+
+        await nodeproxy.serve_stream(server, websocket, namespace, name, sub)
+
     async def authorize_node(request: Request, user: UserInfo, reg: Registry, namespace: str | None,
                              name: str | None, sub: str | None) -> None:
         """NodeRestriction: a kubelet's credential writes only its Node, Lease, its pods' status and events."""
@@ -186,8 +208,15 @@ def create_app(cfg: Config) -> FastAPI:
         if namespace is None and reg.resource.namespaced and name is not None:
             raise errors.NotFoundError("the server could not find the requested resource")
         method = request.method
+        if user is not None:
+            why = bootstrap_restriction(user, method, reg.resource.plural, namespace, name, sub)
+            if why:
+                raise errors.ForbiddenError(why, details={"name": name or "", "kind": reg.resource.plural})
         if user is not None and method != "GET" and node_name_of(user):
             await authorize_node(request, user, reg, namespace, name, sub)
+        if sub == "token" and reg.resource.plural == "nodes" and method == "POST":
+            assert name is not None
+            return await node_token(request, name, user)
         params = dict(request.query_params)
         if name is None:
             return await collection(request, reg, namespace, method, params)
@@ -218,6 +247,47 @@ def create_app(cfg: Config) -> FastAPI:
             return json.loads(raw)
         except (ValueError, yaml.YAMLError) as exc:
             raise errors.BadRequestError(f"couldn't get version/kind; json parse error: {exc}") from None
+
+    async def node_token(request: Request, name: str, user: UserInfo | None) -> Response:
+        """POST nodes/<name>/token: a credential for `system:node:<name>`, appended to the token file.
+
+        Shaped like serviceaccounts/<name>/token (a TokenRequest in, the same with status.token out), but
+        the Node need not exist yet: its kubelet registers it with this very credential. A bootstrap token
+        gets one credential per node name; an admin asking again rotates it (a rejoin).
+        """
+        body = await read_body(request, allow_empty=True)  # an optional TokenRequest; only its name is checked
+        if body is not None and not isinstance(body, dict):
+            raise errors.BadRequestError("the body of a token request must be a TokenRequest object")
+        meta = (body or {}).get("metadata")
+        named = meta.get("name") if isinstance(meta, dict) else None
+        if named and named != name:
+            raise errors.BadRequestError(
+                f"the name of the object ({named}) does not match the name on the URL ({name})")
+        if not cfg.token_auth_file:
+            raise errors.NotFoundError("node credentials need the apiserver's --token-auth-file")
+        problems = validate_dns1123_subdomain(name)
+        if problems:
+            raise errors.invalid_object("TokenRequest", name, [errors.invalid("metadata.name", name, msg)
+                                                               for msg in problems], "authentication.k8s.io")
+        admin = user is not None and MASTERS_GROUP in user.groups
+        if user is None or not (admin or is_bootstrapper(user)):
+            who = user.name if user is not None else "system:anonymous"
+            raise errors.ForbiddenError(f'nodes "{name}" is forbidden: User "{who}" cannot create resource '
+                                        '"nodes/token": only bootstrap tokens and admins may',
+                                        details={"name": name, "kind": "nodes"})
+        try:
+            token = await asyncio.to_thread(issue_node_token, Path(cfg.token_auth_file), name, admin)
+        except CredentialExistsError:
+            raise errors.AlreadyExistsError(
+                f'node "{name}" already has a credential (user "system:node:{name}"); rejoin from that '
+                "machine (it keeps its credential), choose another node name, or ask an admin to re-issue it",
+                details={"name": name, "kind": "nodes"}) from None
+        server.auth.reload_if_changed()
+        log.info("issued a credential for system:node:%s to %s", name, user.name)
+        return json_response({"kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1",
+                              "metadata": {"name": name, "creationTimestamp": now_rfc3339()},
+                              "spec": {"audiences": []},
+                              "status": {"token": token, "user": f"system:node:{name}"}}, 201)
 
     def wants_table(request: Request) -> bool:
         return "as=Table" in request.headers.get("accept", "")
@@ -309,8 +379,7 @@ def create_app(cfg: Config) -> FastAPI:
             if sub == "log" and method == "GET":
                 return await nodeproxy.proxy_log(server, namespace, name, params)
             if sub == "exec":
-                return await nodeproxy.proxy_exec(server, namespace, name, method,
-                                                  request.query_params.multi_items())
+                return await nodeproxy.proxy_exec(server, namespace, name, request.query_params.multi_items())
         raise errors.MethodNotAllowedError("the server does not allow this method on the requested resource")
 
     def scale_of(r: Resource, obj: Obj) -> Obj:

@@ -8,17 +8,32 @@ The groups column is kept on each user, which is what `node_restriction` needs: 
 (their status, their final deletion, mirror pods) and Events; it may read anything.
 The apiserver also uses this table to speak to kubelets: it presents the node's own token
 (`token_for`) when it proxies logs and exec to that node.
+
+Joining a machine (kubeadm's TLS bootstrap, with tokens instead of certificates) opens exactly two
+doors: anyone may read ConfigMap kube-public/cluster-info (the CA and server URL; the joiner pins the
+CA by hash), and a bootstrap token (`system:bootstrap:<id>`, group `system:bootstrappers`, honoured
+until the expiration recorded beside the token file) may read kube-system/minik-config and ask for
+its node's credential, and nothing else.
 """
 
 from __future__ import annotations
 
 import csv
+import datetime
 import logging
 import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from minik.cluster.tokens import (
+    BOOTSTRAP_USER_PREFIX,
+    BOOTSTRAPPERS_GROUP,
+    bootstrap_file,
+    entry_expiration,
+    read_bootstrap_entries,
+)
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +42,10 @@ NODES_GROUP = "system:nodes"
 MASTERS_GROUP = "system:masters"
 MIRROR_POD_ANNOTATION = "kubernetes.io/config.mirror"
 READ_VERBS = ("GET", "HEAD", "OPTIONS")
+# (namespace, name) of the ConfigMaps a joining machine reads, like kubeadm's cluster-info and kubeadm-config
+CLUSTER_INFO = ("kube-public", "cluster-info")
+CLUSTER_CONFIG = ("kube-system", "minik-config")
+CLUSTER_INFO_PATH = f"/api/v1/namespaces/{CLUSTER_INFO[0]}/configmaps/{CLUSTER_INFO[1]}"
 
 
 @dataclass(frozen=True)
@@ -65,6 +84,9 @@ class TokenAuthenticator:
         self.path = path
         self._signature = _signature(path) if path else None
         self._lock = threading.Lock()
+        self.bootstrap_path = str(bootstrap_file(Path(path))) if path else None
+        self._bootstrap_signature: tuple[int, int, int] | None = None
+        self._bootstrap: dict[str, dict[str, Any]] = {}
 
     @classmethod
     def from_file(cls, path: str | None) -> TokenAuthenticator:
@@ -103,7 +125,31 @@ class TokenAuthenticator:
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             return None
-        return tokens.get(token.strip())
+        user = tokens.get(token.strip())
+        if user is not None and user.name.startswith(BOOTSTRAP_USER_PREFIX):
+            token_id = user.name[len(BOOTSTRAP_USER_PREFIX):]
+            if token.strip().partition(".")[0] != token_id or not self.bootstrap_valid(token_id):
+                return None
+        return user
+
+    def bootstrap_valid(self, token_id: str, now: datetime.datetime | None = None) -> bool:
+        """A bootstrap token counts only while its recorded expiration lies ahead (no record: refused)."""
+        if not self.bootstrap_path:
+            return False
+        signature = _signature(self.bootstrap_path)
+        if signature != self._bootstrap_signature:
+            with self._lock:
+                try:
+                    self._bootstrap = read_bootstrap_entries(Path(self.bootstrap_path))
+                except (OSError, ValueError) as error:
+                    log.warning("bootstrap tokens %s not read: %s", self.bootstrap_path, error)
+                    self._bootstrap = {}
+                self._bootstrap_signature = signature
+        entry = self._bootstrap.get(token_id)
+        if entry is None:
+            return False
+        expiration = entry_expiration(entry)
+        return expiration is None or expiration > (now or datetime.datetime.now(datetime.UTC))
 
     def token_for(self, user: str) -> str | None:
         """The token of a user (a node's, to authenticate to its kubelet), if the file has one."""
@@ -119,6 +165,35 @@ class TokenAuthenticator:
             if MASTERS_GROUP in info.groups:
                 return token
         return None
+
+
+def anonymous_allowed(method: str, path: str) -> bool:
+    """The one request a caller without credentials may make: reading cluster-info (kubeadm's discovery)."""
+    return method.upper() == "GET" and path == CLUSTER_INFO_PATH
+
+
+def is_bootstrapper(user: UserInfo) -> bool:
+    return BOOTSTRAPPERS_GROUP in user.groups and MASTERS_GROUP not in user.groups
+
+
+def bootstrap_restriction(user: UserInfo, method: str, resource: str, namespace: str | None, name: str | None,
+                          subresource: str | None) -> str | None:
+    """Why a bootstrap token may not make this request (a Forbidden message), or None when it may.
+
+    A bootstrap token is only good for joining: read the two join ConfigMaps, request a node credential.
+    """
+    if not is_bootstrapper(user):
+        return None
+    verb = method.upper()
+    if verb == "GET" and resource == "configmaps" and subresource is None \
+            and (namespace, name) in (CLUSTER_INFO, CLUSTER_CONFIG):
+        return None
+    if verb == "POST" and resource == "nodes" and name and subresource == "token":
+        return None
+    what = f'{resource} "{name}"' if name else resource
+    where = f' in the namespace "{namespace}"' if namespace else ""
+    return (f'{what} is forbidden: User "{user.name}" cannot {verb.lower()} resource "{resource}"{where}: '
+            "a bootstrap token may only read the join ConfigMaps and request a node credential")
 
 
 def node_name_of(user: UserInfo) -> str | None:

@@ -53,13 +53,16 @@ def resource_list(group_version: str) -> dict[str, Any] | None:
             entry["categories"] = list(r.categories)
         out.append(entry)
         for sub in r.subresources:
-            kind = {"scale": "Scale", "binding": "Binding", "log": "Pod", "exec": "PodExecOptions"}.get(sub, r.kind)
+            kind = {"scale": "Scale", "binding": "Binding", "log": "Pod", "exec": "PodExecOptions",
+                    "token": "TokenRequest"}.get(sub, r.kind)
             verbs = {"status": ["get", "patch", "update"], "scale": ["get", "patch", "update"],
                      "binding": ["create"], "log": ["get"], "exec": ["create", "get"],
-                     "finalize": ["update"]}[sub]
+                     "finalize": ["update"], "token": ["create"]}[sub]
             sub_entry: dict[str, Any] = {"name": f"{r.plural}/{sub}", "singularName": "",
                                          "namespaced": r.namespaced, "kind": kind, "verbs": verbs}
             if sub == "scale":
                 sub_entry.update(group="autoscaling", version="v1")
+            elif sub == "token":  # like serviceaccounts/token
+                sub_entry.update(group="authentication.k8s.io", version="v1")
             out.append(sub_entry)
     return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": out}

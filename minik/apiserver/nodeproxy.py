@@ -6,15 +6,18 @@ verifying the kubelet's certificate (kube-apiserver's default without --kubelet-
 The apiserver authenticates with the node's own token from its token file (user system:node:<node>),
 falling back to an admin token for kubelets run with an admin kubeconfig; see kubelet/server.py.
 
-Logs stream through as they come (follow included). Exec is a full-duplex chunked stream (kubelet/
-streams.py): the client's request body is pumped to the kubelet while the kubelet's response is
-pumped back, each direction as it arrives.
+Logs stream through as they come (follow included). Exec is a WebSocket with Kubernetes' channels
+(kubelet/streams.py): the apiserver opens a WebSocket to the kubelet with the subprotocol the client
+asked for, and only once the kubelet accepted does it accept the client's, so every error before the
+upgrade (no such pod or container, container not running, kubelet unreachable) is a Status with its
+code. Then messages are relayed unchanged both ways; either side ending ends the other.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import ssl
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
@@ -22,9 +25,12 @@ from urllib.parse import quote, urlencode
 
 import httpx
 from starlette.responses import Response, StreamingResponse
-from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket, WebSocketDisconnect
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed
 
 from minik.api import errors
+from minik.apiserver.auth import bootstrap_restriction, node_name_of
 from minik.kubelet import streams
 
 if TYPE_CHECKING:
@@ -149,93 +155,112 @@ async def proxy_log(server: APIServer, namespace: str | None, name: str, params:
     return StreamingResponse(relay(), media_type="text/plain; charset=utf-8")
 
 
-class ExecProxyResponse(Response):
-    """Pumps the client's exec stream to the kubelet and the kubelet's back, both at once."""
-
-    def __init__(self, target: KubeletTarget, query: str) -> None:
-        super().__init__()
-        self.target = target
-        self.query = query
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        target = self.target
-        path = f"/exec/{target.path_tail}?{self.query}"
-        try:
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(target.host, target.port, ssl=_client_ssl(), server_hostname=target.host),
-                CONNECT_TIMEOUT)
-        except (OSError, TimeoutError) as error:
-            failure = _dial_error(f'Post "{target.base}{path}"', target.host, target.port, error)
-            await Response(content=_status_json(failure), status_code=failure.code,
-                           media_type="application/json")(scope, receive, send)
-            return
-        try:
-            await streams.write_request_head(writer, "POST", path, f"{target.host}:{target.port}",
-                                             {**target.headers, "Content-Type": streams.CONTENT_TYPE})
-            head = await streams.read_response_head(reader)
-            if head.status != 200:
-                body = await streams.read_body(reader, head)
-                await Response(content=body, status_code=head.status,
-                               media_type=head.headers.get("content-type", "application/json"))(scope, receive, send)
-                return
-            await send({"type": "http.response.start", "status": 200,
-                        "headers": [(b"content-type", streams.CONTENT_TYPE.encode()),
-                                    (streams.PROTOCOL_HEADER.lower().encode(), streams.PROTOCOL.encode())]})
-            upstream = asyncio.create_task(self._client_to_kubelet(receive, writer))
-            try:
-                while (data := await streams.read_chunk(reader)) is not None:
-                    await send({"type": "http.response.body", "body": data, "more_body": True})
-            finally:
-                upstream.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await upstream
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
-        except (OSError, ConnectionError, asyncio.IncompleteReadError, ValueError):
-            with contextlib.suppress(Exception):
-                await send({"type": "http.response.body", "body": b"", "more_body": False})
-        finally:
-            writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
-
-    @staticmethod
-    async def _client_to_kubelet(receive: Receive, writer: asyncio.StreamWriter) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                writer.close()
-                return
-            body = message.get("body", b"")
-            if body:
-                writer.write(streams.chunk(body))
-                await writer.drain()
-            if not message.get("more_body"):
-                writer.write(streams.LAST_CHUNK)
-                await writer.drain()
-                while (await receive())["type"] != "http.disconnect":
-                    pass
-                writer.close()  # the client went away: so does the kubelet stream (and the command)
-                return
-
-
-def _status_json(error: errors.StatusError) -> bytes:
-    import json
-
-    return json.dumps(error.status()).encode()
-
-
-async def proxy_exec(server: APIServer, namespace: str | None, name: str, method: str,
-                     query_items: list[tuple[str, str]]) -> Response:
-    if method != "POST":
-        raise errors.BadRequestError("Upgrade request required: minik streams exec over a full-duplex POST "
-                                     "(minictl exec); SPDY and WebSocket upgrades are not supported")
+def _exec_request(target: KubeletTarget, query_items: list[tuple[str, str]]) -> str:
+    """The kubelet's exec path with the client's PodExecOptions."""
     params = dict(query_items)
     commands = [value for key, value in query_items if key == "command"]
-    if not commands:
+    query = streams.exec_query(commands, stdin=streams.truthy(params.get("stdin")),
+                               tty=streams.truthy(params.get("tty")),
+                               stdout=streams.truthy(params.get("stdout", "true")),
+                               stderr=streams.truthy(params.get("stderr", "true")))
+    return f"/exec/{target.path_tail}?{query}"
+
+
+async def exec_target(server: APIServer, namespace: str | None, name: str,
+                      query_items: list[tuple[str, str]]) -> tuple[KubeletTarget, str]:
+    if not any(key == "command" for key, _ in query_items):
         raise errors.BadRequestError("you must specify at least 1 command")
-    target = await target_for(server, namespace, name, params.get("container"))
-    query = streams.exec_query(commands, stdin=params.get("stdin", "").lower() in ("1", "true"),
-                               tty=params.get("tty", "").lower() in ("1", "true"),
-                               stdout=params.get("stdout", "true").lower() in ("1", "true"),
-                               stderr=params.get("stderr", "true").lower() in ("1", "true"))
-    return ExecProxyResponse(target, query)
+    target = await target_for(server, namespace, name, dict(query_items).get("container"))
+    return target, _exec_request(target, query_items)
+
+
+async def proxy_exec(server: APIServer, namespace: str | None, name: str,
+                     query_items: list[tuple[str, str]]) -> Response:
+    """exec without a WebSocket upgrade (a SPDY client, or kubectl's SPDY retry after its WebSocket was refused).
+
+    Asked of the kubelet like the stream would be, so the answer is the real reason the stream cannot start
+    (kubectl shows only the retry's error), or the kubelet's word that it needs the WebSocket upgrade.
+    """
+    target, path = await exec_target(server, namespace, name, query_items)
+    url = f"{target.base}{path}"
+    async with httpx.AsyncClient(verify=_client_ssl(), timeout=CONNECT_TIMEOUT, trust_env=False) as client:
+        try:
+            response = await client.get(url, headers=target.headers)
+        except httpx.HTTPError as error:
+            raise _dial_error(f'Get "{url}"', target.host, target.port, error.__cause__ or error) from None
+    return Response(content=response.content, status_code=response.status_code,
+                    media_type=response.headers.get("content-type", "application/json"))
+
+
+def _authorize_stream(server: APIServer, authorization: str | None, namespace: str, name: str, sub: str) -> None:
+    """A stream is `create pods/exec` (as in Kubernetes >= 1.35): bootstrap tokens and nodes may not."""
+    user = server.auth.authenticate(authorization)
+    if user is None:
+        raise errors.UnauthorizedError("Unauthorized")
+    why = bootstrap_restriction(user, "POST", "pods", namespace, name, sub)
+    if why is None and node_name_of(user):
+        why = (f'pods "{name}" is forbidden: User "{user.name}" cannot create resource "pods/{sub}" in the '
+               f'namespace "{namespace}": a node may not run commands in pods')
+    if why:
+        raise errors.ForbiddenError(why, details={"name": name, "kind": "pods"})
+
+
+async def serve_stream(server: APIServer, websocket: WebSocket, namespace: str, name: str, sub: str) -> None:
+    """pods/{name}/exec over WebSocket: authorized and checked like any request, then relayed to the kubelet."""
+    try:
+        if sub != "exec":
+            raise errors.NotFoundError("the server could not find the requested resource")
+        _authorize_stream(server, websocket.headers.get("authorization"), namespace, name, sub)
+        protocol = streams.negotiate(websocket.scope.get("subprotocols") or [])
+        if protocol is None:
+            raise errors.BadRequestError(f"unable to upgrade connection: the client offered none of the "
+                                         f"subprotocols {', '.join(streams.PROTOCOLS)}")
+        target, path = await exec_target(server, namespace, name, websocket.query_params.multi_items())
+        url = streams.websocket_url(target.base, path)
+        try:
+            upstream = await streams.open_stream(url, target.headers, _client_ssl(), (protocol,), CONNECT_TIMEOUT)
+        except OSError as error:
+            raise _dial_error(f'Get "{target.base}{path}"', target.host, target.port, error) from None
+    except errors.StatusError as error:
+        await websocket.send_denial_response(Response(json.dumps(error.status()).encode(), error.code,
+                                                      media_type="application/json"))
+        return
+    except streams.HandshakeRefused as refused:  # the kubelet's own Status (container not running, ...)
+        await websocket.send_denial_response(Response(refused.body, refused.status, media_type=refused.content_type))
+        return
+    try:
+        await websocket.accept(subprotocol=upstream.subprotocol)
+        await _relay(websocket, upstream)
+    finally:
+        await upstream.close()  # whatever happened here, the command on the kubelet ends with it
+
+
+async def _relay(websocket: WebSocket, upstream: ClientConnection) -> None:
+    """Messages both ways as they come; a client that goes away ends the command on the kubelet, and the
+    kubelet's close (after the status) ends the client's stream."""
+
+    async def to_client() -> None:
+        with contextlib.suppress(ConnectionClosed, WebSocketDisconnect):
+            async for message in upstream:
+                if isinstance(message, bytes):
+                    await websocket.send_bytes(message)
+                else:
+                    await websocket.send_text(message)
+
+    async def to_kubelet() -> None:
+        with contextlib.suppress(ConnectionClosed):
+            while (message := await websocket.receive())["type"] == "websocket.receive":
+                data = message.get("bytes")
+                await upstream.send(data if data is not None else str(message.get("text") or ""))
+
+    down, up = asyncio.create_task(to_client()), asyncio.create_task(to_kubelet())
+    try:
+        done, _ = await asyncio.wait({down, up}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (down, up):
+            task.cancel()
+        await asyncio.gather(down, up, return_exceptions=True)
+    if down in done:
+        normal = upstream.close_code in (1000, None)
+        with contextlib.suppress(WebSocketDisconnect, OSError, RuntimeError):
+            await websocket.close(1000 if normal else 1011, "" if normal else "the kubelet's stream broke")

@@ -619,6 +619,15 @@ def _controller_revision_row(cr: Obj, now: datetime) -> list[Cell]:
             since(_meta(cr).get("creationTimestamp"), now)]
 
 
+CONFIG_MAP_COLUMNS = (NAME, Column("Data", description="Data contains the configuration data."), AGE)
+
+
+def _config_map_row(cm: Obj, now: datetime) -> list[Cell]:
+    """printConfigMap: how many keys, data and binaryData together."""
+    keys = len(cm.get("data") or {}) + len(cm.get("binaryData") or {})
+    return [_meta(cm).get("name", ""), keys, since(_meta(cm).get("creationTimestamp"), now)]
+
+
 # --- fallback ---------------------------------------------------------------------------------
 
 DEFAULT_COLUMNS = (NAME, AGE)
@@ -643,6 +652,7 @@ _PRINTERS: dict[str, tuple[tuple[Column, ...], RowFn]] = {
     "deployments": (DEPLOYMENT_COLUMNS, _deployment_row),
     "daemonsets": (DAEMONSET_COLUMNS, _daemonset_row),
     "controllerrevisions": (CONTROLLER_REVISION_COLUMNS, _controller_revision_row),
+    "configmaps": (CONFIG_MAP_COLUMNS, _config_map_row),
 }
 
 

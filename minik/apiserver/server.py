@@ -23,6 +23,8 @@ from minik.apiserver.strategy import Strategy
 log = logging.getLogger(__name__)
 
 DEFAULT_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+KUBERNETES_SERVICE = "kubernetes"
+ENDPOINT_RECONCILE_INTERVAL = 10.0  # seconds, Kubernetes' --endpoint-reconciler interval
 
 
 @dataclass
@@ -37,6 +39,7 @@ class Config:
     token_auth_file: str | None = None
     advertise_address: str = "127.0.0.1"
     secure_port: int = 6443
+    endpoint_reconcile_interval: float = ENDPOINT_RECONCILE_INTERVAL
 
 
 class APIServer:
@@ -63,7 +66,7 @@ class APIServer:
             return ServiceStrategy(r, self.ips, self.ports)
         if r.plural == "namespaces":
             return NamespaceStrategy(r)
-        if r.plural in ("endpoints", "events", "leases", "controllerrevisions"):
+        if r.plural in ("endpoints", "events", "leases", "controllerrevisions", "configmaps"):
             return StatuslessStrategy(r)
         return Strategy(r)
 
@@ -116,6 +119,7 @@ class APIServer:
             await reg.cache.ready.wait()
         self.ready = True
         log.info("apiserver ready")
+        self._tasks.append(asyncio.create_task(self._kubernetes_service_loop()))
         await self._namespace_finalizer()
 
     async def bootstrap(self) -> None:
@@ -123,25 +127,83 @@ class APIServer:
             with contextlib.suppress(errors.AlreadyExistsError):
                 await self.namespaces.create(None, {"apiVersion": "v1", "kind": "Namespace",
                                                     "metadata": {"name": name}})
+        await self.reconcile_kubernetes_service()
+
+    # --- the `kubernetes` Service and its Endpoints ------------------------------------
+
+    async def reconcile_kubernetes_service(self) -> None:
+        """The bootstrap controller's job: the `kubernetes` Service exists in `default`, and its Endpoints
+        list this apiserver's advertise address and secure port. Like Kubernetes' master-count reconciler
+        with a count of 1, anything else in them is replaced. A loopback address is not published
+        (Endpoints may not point at loopback): a local-only apiserver has no Endpoints."""
         services = self.registries[("v1", "services")]
-        with contextlib.suppress(errors.AlreadyExistsError):
-            await services.create("default", {
-                "apiVersion": "v1", "kind": "Service",
-                "metadata": {"name": "kubernetes", "labels": {"component": "apiserver",
-                                                              "provider": "kubernetes"}},
-                "spec": {"clusterIP": self.ips.first_ip(), "type": "ClusterIP",
-                         "ports": [{"name": "https", "port": 443, "protocol": "TCP",
-                                    "targetPort": self.cfg.secure_port}]}})
+        try:
+            await services.get("default", KUBERNETES_SERVICE)
+        except errors.NotFoundError:
+            with contextlib.suppress(errors.AlreadyExistsError):
+                await services.create("default", {
+                    "apiVersion": "v1", "kind": "Service",
+                    "metadata": {"name": KUBERNETES_SERVICE, "labels": {"component": "apiserver",
+                                                                        "provider": "kubernetes"}},
+                    "spec": {"clusterIP": self.ips.first_ip(), "type": "ClusterIP",
+                             "ports": [{"name": "https", "port": 443, "protocol": "TCP",
+                                        "targetPort": self.cfg.secure_port}]}})
         if ipaddress.ip_address(self.cfg.advertise_address).is_loopback:
-            return  # Endpoints may not point at loopback; a local-only server publishes none
+            return
         endpoints = self.registries[("v1", "endpoints")]
-        with contextlib.suppress(errors.AlreadyExistsError):
-            await endpoints.create("default", {
-                "apiVersion": "v1", "kind": "Endpoints",
-                "metadata": {"name": "kubernetes", "labels": {
-                    "endpointslice.kubernetes.io/skip-mirror": "true"}},
-                "subsets": [{"addresses": [{"ip": self.cfg.advertise_address}],
-                             "ports": [{"name": "https", "port": self.cfg.secure_port, "protocol": "TCP"}]}]})
+        subsets = [{"addresses": [{"ip": self.cfg.advertise_address}],
+                    "ports": [{"name": "https", "port": self.cfg.secure_port, "protocol": "TCP"}]}]
+
+        def correct(obj: Obj) -> Obj | None:
+            if _endpoints_match(obj, self.cfg.advertise_address, self.cfg.secure_port):
+                return None
+            log.info("kubernetes Endpoints: publishing %s:%s", self.cfg.advertise_address, self.cfg.secure_port)
+            obj["subsets"] = subsets
+            return obj
+
+        try:
+            await endpoints.update("default", KUBERNETES_SERVICE, mutate=correct)
+        except errors.NotFoundError:
+            with contextlib.suppress(errors.AlreadyExistsError):
+                await endpoints.create("default", {
+                    "apiVersion": "v1", "kind": "Endpoints",
+                    "metadata": {"name": KUBERNETES_SERVICE,
+                                 "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
+                    "subsets": subsets})
+
+    async def _kubernetes_service_loop(self) -> None:
+        """Reconcile every endpoint_reconcile_interval, and at once when someone changes or deletes the
+        Service or its Endpoints (our own writes come back once and change nothing)."""
+        caches = [self.registries[("v1", plural)].cache for plural in ("services", "endpoints")]
+
+        def named(obj: Obj) -> bool:
+            return bool((obj.get("metadata") or {}).get("name") == KUBERNETES_SERVICE)
+
+        watchers = [await cache.watch(None, "default", named, False) for cache in caches]
+        try:
+            while True:
+                try:
+                    await self.reconcile_kubernetes_service()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # etcd away, a conflict: the next round retries
+                    log.warning("reconciling the kubernetes Service: %s", exc)
+                gets = [asyncio.ensure_future(w.queue.get()) for w in watchers]
+                try:
+                    await asyncio.wait(gets, timeout=self.cfg.endpoint_reconcile_interval,
+                                       return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    for get in gets:
+                        get.cancel()
+                for index, (cache, w) in enumerate(zip(caches, watchers, strict=True)):
+                    while not w.queue.empty():
+                        w.queue.get_nowait()
+                    if w.closed:
+                        cache.unregister(w)
+                        watchers[index] = await cache.watch(None, "default", named, False)
+        finally:
+            for cache, w in zip(caches, watchers, strict=True):
+                cache.unregister(w)
 
     # --- namespace lifecycle -------------------------------------------------------------
 
@@ -186,3 +248,15 @@ class APIServer:
 
         with contextlib.suppress(errors.NotFoundError):
             await self.namespaces.update(None, name, mutate=drop_finalizer, subresource="finalize")
+
+
+def _endpoints_match(obj: Obj, ip: str, port: int) -> bool:
+    """checkEndpointSubsetFormat: one subset, only our address, only our https port."""
+    subsets = obj.get("subsets") or []
+    if len(subsets) != 1 or not isinstance(subsets[0], dict):
+        return False
+    subset = subsets[0]
+    addresses = [a.get("ip") for a in subset.get("addresses") or [] if isinstance(a, dict)]
+    ports = [(p.get("name"), p.get("port"), p.get("protocol") or "TCP") for p in subset.get("ports") or []
+             if isinstance(p, dict)]
+    return addresses == [ip] and not subset.get("notReadyAddresses") and ports == [("https", port, "TCP")]

@@ -387,8 +387,10 @@ class Client:
             if not token:
                 return items, str(meta.get("resourceVersion") or "")
 
-    def create(self, r: Resource, obj: Obj, namespace: str | None = None) -> Obj:
-        return self._obj("POST", r.path(self._ns(r, namespace, obj)), json=obj)
+    def create(self, r: Resource, obj: Obj, namespace: str | None = None, *, dry_run: bool = False) -> Obj:
+        """POST; with dry_run the server validates and answers but stores nothing (`dryRun=All`)."""
+        params = {"dryRun": "All"} if dry_run else None
+        return self._obj("POST", r.path(self._ns(r, namespace, obj)), json=obj, params=params)
 
     def update(self, r: Resource, obj: Obj, subresource: str | None = None) -> Obj:
         """PUT the whole object; a stale metadata.resourceVersion raises ConflictError."""

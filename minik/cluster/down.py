@@ -192,13 +192,14 @@ def main(argv: list[str]) -> int:
         action="store_true",
         help="keep certificates, etcd data and logs for the next `minik up`",
     )
+    parser.add_argument("--unit-dir", type=Path, default=UNIT_DIR, help=argparse.SUPPRESS)  # tests
     args = parser.parse_args(argv)
     try:
         cfg = load_saved(args.state_dir.absolute()) or ClusterConfig(state_dir=args.state_dir)
         if not cfg.saved_path.exists() and not args.state_dir.exists():
             print(f"minik: no cluster in {args.state_dir}: nothing to delete")
             return 0
-        return down(cfg, args.keep_state, sys.stdout)
+        return down(cfg, args.keep_state, sys.stdout, args.unit_dir)
     except PermissionError as error:
         print(f"minik: {error} (run as root or pick --state-dir)", file=sys.stderr)
         return 1

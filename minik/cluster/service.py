@@ -123,7 +123,8 @@ def install(cfg: ClusterConfig, unit_dir: Path, out: TextIO, start: bool | None 
         return names
     stop_components(cfg, out)
     _systemctl("daemon-reload")
-    _systemctl("enable", "--now", *names)
+    _systemctl("enable", *names)
+    _systemctl("restart", *names)  # not just start: a rejoin may have changed the command lines
     print(f"  enabled and started {', '.join(names)}", file=out, flush=True)
     return names
 

@@ -21,6 +21,7 @@ from types import FrameType
 from minik.cluster.components import SUPERVISOR, Component, all_components
 from minik.cluster.config import ClusterConfig, default_state_dir, load_saved
 from minik.cluster.process import reap_exited
+from minik.logsetup import setup_logging
 
 log = logging.getLogger("minik.supervise")
 
@@ -103,7 +104,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="minik supervise", description=__doc__.splitlines()[0])
     parser.add_argument("--state-dir", type=Path, default=default_state_dir(), help="cluster state directory")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging(logging.INFO)
     cfg = load_saved(args.state_dir.absolute())
     if cfg is None:
         log.error("no cluster config in %s (has `minik up` run?)", args.state_dir)

@@ -34,6 +34,7 @@ from minik.cni.config import DEFAULT_BRIDGE, DEFAULT_DATA_DIR
 from minik.cni.hostgw import HostGW
 from minik.cni.network import DEFAULT_CONF_FILE, build_conf
 from minik.cni.vxlan import DEFAULT_DEVICE, DEFAULT_PORT, DEFAULT_VNI, OVERHEAD, VXLAN
+from minik.logsetup import setup_logging
 
 log = logging.getLogger("minik.cni.agent")
 
@@ -189,8 +190,7 @@ def make_backend(args: argparse.Namespace) -> Backend:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging(logging.DEBUG if args.verbose else logging.INFO)
     backend = make_backend(args)
     if args.cleanup:
         backend.cleanup()

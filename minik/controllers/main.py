@@ -13,6 +13,7 @@ from pathlib import Path
 from minik.client.kubeconfig import ConfigError
 from minik.client.rest import Client, ConnectionFailed
 from minik.controllers.manager import CONTROLLERS, ControllerManager, Options, enabled_controllers
+from minik.logsetup import setup_logging
 
 log = logging.getLogger(__name__)
 
@@ -104,8 +105,7 @@ def options_from(args: argparse.Namespace) -> Options:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.v >= 4 else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging(logging.DEBUG if args.v >= 4 else logging.INFO)
     try:
         names = enabled_controllers(args.controllers.split(","))
     except ValueError as e:

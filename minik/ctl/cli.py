@@ -59,7 +59,8 @@ class Parser(argparse.ArgumentParser):
         if argv and not passthrough:
             last = argv[-1]
             action = self._option_string_actions.get(last)
-            if action is not None and action.nargs is None and not isinstance(action, _BOOL_ACTIONS):
+            if action is not None and action.nargs is None and not isinstance(action, _BOOL_ACTIONS) \
+                    and last not in self._optional_values:
                 shown = f"'{last[1:]}' in {last}" if not last.startswith("--") else last
                 raise UsageError(f"flag needs an argument: {shown}", self.command)
         for tok in argv:

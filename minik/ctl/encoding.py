@@ -41,9 +41,10 @@ def to_yaml(obj: Any) -> str:
                      allow_unicode=True, width=1 << 30, indent=2)
 
 
-def go_json_indent(obj: Any) -> str:
-    """json.MarshalIndent(obj, "", "    ") plus the newline kubectl's JSON printer adds."""
-    text = json.dumps(obj, indent=4, sort_keys=True, ensure_ascii=False)
+def go_json_indent(obj: Any, sort_keys: bool = True) -> str:
+    """json.MarshalIndent(obj, "", "    ") plus the newline kubectl's JSON printer adds. Maps come out
+    sorted; a typed object kubectl built itself (`run --dry-run=client`) keeps its struct's field order."""
+    text = json.dumps(obj, indent=4, sort_keys=sort_keys, ensure_ascii=False)
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026") + "\n"
 
 

@@ -21,6 +21,7 @@ USAGE = """minictl controls a minik (Kubernetes-compatible) cluster, like kubect
 
 Basic Commands:
   create          Create a resource from a file or from stdin
+  run             Run a particular image on the cluster
   get             Display one or many resources
   delete          Delete resources by file names, stdin, resources and names, or by label selector
 

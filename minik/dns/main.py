@@ -16,6 +16,7 @@ from minik.client.informer import Informer
 from minik.client.rest import Client
 from minik.dns.records import Records
 from minik.dns.resolver import ClusterResolver
+from minik.logsetup import setup_logging
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +62,7 @@ def wire(client: Client, records: Records) -> list[Informer]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=getattr(logging, str(args.log_level).upper(), logging.INFO),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging(getattr(logging, str(args.log_level).upper(), logging.INFO))
     host, _, port = args.listen.rpartition(":")
     upstream: tuple[str, int] | None
     if args.upstream == "none":

@@ -154,9 +154,11 @@ class HollowPods(Controller):
             return
         name, namespace, uid = podutil.name(pod), podutil.namespace(pod), podutil.uid(pod)
         if podutil.deletion_timestamp(pod):
-            # the uid precondition spares a new pod that took the name meanwhile
-            with contextlib.suppress(NotFoundError, ConflictError):
-                self.client.delete(PODS, name, namespace, grace_period_seconds=0, preconditions={"uid": uid})
+            # Grace 0 already recorded: only finalizers hold the pod now, asking again changes nothing.
+            if podutil.meta(pod).get("deletionGracePeriodSeconds") != 0:
+                # the uid precondition spares a new pod that took the name meanwhile
+                with contextlib.suppress(NotFoundError, ConflictError):
+                    self.client.delete(PODS, name, namespace, grace_period_seconds=0, preconditions={"uid": uid})
             self.forget_pod(key)
             return
         if podutil.is_terminal_phase(podutil.phase(pod)):

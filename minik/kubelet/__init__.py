@@ -9,6 +9,8 @@ Where things are:
     actions.py         compute_pod_actions: the plan (sandbox, next init container, start, kill)
     runtime_manager.py runtime status of a pod, sync_pod (acts on the plan), kill_pod, pruning
     sandbox.py         CRI PodSandboxConfig; container.py: CRI ContainerConfig (env, command, security)
+    envvars.py         Service environment variables (KUBERNETES_SERVICE_HOST, <SVC>_PORT_80_TCP, ...)
+    lifecycle.py       postStart/preStop hooks: exec, httpGet, sleep (run by runtime_manager.py)
     resources.py       requests/limits -> cgroup shares, quota, memory; pod requests
     images.py          pulls per imagePullPolicy with back-off; backoff.py: the exponential back-off
     volumes.py         emptyDir (disk or tmpfs), hostPath with its types, subPath, readOnly

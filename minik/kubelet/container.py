@@ -11,6 +11,8 @@ import hashlib
 import json
 import math
 import re
+from collections import ChainMap
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +22,8 @@ from minik.kubelet.types import (
     CONTAINER_HASH_ANNOTATION,
     CONTAINER_IMAGE_ANNOTATION,
     CONTAINER_NAME_LABEL,
+    CONTAINER_PORTS_ANNOTATION,
+    CONTAINER_PRE_STOP_HANDLER_ANNOTATION,
     CONTAINER_RESTART_COUNT_ANNOTATION,
     CONTAINER_TYPE_LABEL,
     KUBELET_MANAGED_LABEL,
@@ -47,7 +51,7 @@ def hash_container(container: Obj) -> str:
     return hashlib.sha256(raw).hexdigest()[:8]
 
 
-def expand(text: str, env: dict[str, str]) -> str:
+def expand(text: str, env: Mapping[str, str]) -> str:
     """Kubernetes' $(VAR) expansion: defined names are replaced, `$$` escapes, unknown stay as written."""
 
     def replace(match: re.Match[str]) -> str:
@@ -68,6 +72,7 @@ class PodContext:
     host_ip: str
     pod_ips: list[str] = field(default_factory=list)
     node_allocatable: dict[str, int] = field(default_factory=dict)
+    service_env: dict[str, str] | None = None  # envvars.service_env_var_map; None until looked up
 
 
 def _field_ref(ref: Obj, ctx: PodContext) -> str:
@@ -125,8 +130,11 @@ def _resource_field_ref(ref: Obj, container: Obj, pod: Obj, ctx: PodContext) -> 
 
 
 def make_environment(container: Obj, ctx: PodContext) -> dict[str, str]:
-    """The container's env in definition order, later entries may reference earlier ones."""
+    """The container's env in definition order (later entries may reference earlier ones and the
+    Service variables), then the Service variables it does not set itself."""
+    services = ctx.service_env or {}
     env: dict[str, str] = {}
+    lookup = ChainMap(env, services)
     for item in container.get("env") or []:
         if not isinstance(item, dict) or not item.get("name"):
             continue
@@ -141,7 +149,9 @@ def make_environment(container: Obj, ctx: PodContext) -> dict[str, str]:
                 kind = next(iter(source))
                 raise ContainerConfigError(f"env {name}: {kind} is not supported by minik yet")
         else:
-            env[name] = expand(str(item.get("value") or ""), env)
+            env[name] = expand(str(item.get("value") or ""), lookup)
+    for name in sorted(services):
+        env.setdefault(name, services[name])
     return env
 
 
@@ -209,6 +219,11 @@ def generate_container_config(
     }
     if termination_message_host_path:
         annotations[TERMINATION_MESSAGE_HOST_PATH_ANNOTATION] = termination_message_host_path
+    pre_stop = (container.get("lifecycle") or {}).get("preStop")
+    if isinstance(pre_stop, dict):
+        annotations[CONTAINER_PRE_STOP_HANDLER_ANNOTATION] = json.dumps(pre_stop, separators=(",", ":"))
+    if container.get("ports"):
+        annotations[CONTAINER_PORTS_ANNOTATION] = json.dumps(container["ports"], separators=(",", ":"))
     config: Obj = {
         "metadata": {"name": name, "attempt": restart_count},
         "image": {"image": image},
@@ -229,6 +244,26 @@ def generate_container_config(
         },
     }
     return config
+
+
+def _annotation_json(annotations: dict[str, str], key: str) -> Any:
+    try:
+        return json.loads(annotations[key])
+    except (KeyError, ValueError):
+        return None
+
+
+def restore_container_spec(name: str, annotations: dict[str, str]) -> Obj:
+    """What the runtime's annotations keep of a container's spec (restoreSpecsFromContainerLabels):
+    enough to run its preStop hook when no source knows its pod any more."""
+    spec: Obj = {"name": name}
+    ports = _annotation_json(annotations, CONTAINER_PORTS_ANNOTATION)
+    if isinstance(ports, list):
+        spec["ports"] = ports
+    pre_stop = _annotation_json(annotations, CONTAINER_PRE_STOP_HANDLER_ANNOTATION)
+    if isinstance(pre_stop, dict):
+        spec["lifecycle"] = {"preStop": pre_stop}
+    return spec
 
 
 def restart_count_of(annotations: dict[str, Any]) -> int:

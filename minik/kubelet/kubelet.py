@@ -5,7 +5,8 @@ manager; every change, every PLEG event, every probe result change and a periodi
 worker, which runs `sync_pod_worker(uid)`: admit (once), then sync the runtime to the spec and write the
 status, or kill the pod when it is being deleted or has finished, or remove everything when no source
 knows the pod any more. Containers are never children of the kubelet: a restarted kubelet finds its
-pods in the runtime by their labels and carries on with the same containers.
+pods in the runtime by their labels and carries on with the same containers. A Service informer
+(all namespaces) gives the containers their Service environment variables (envvars.py).
 """
 
 from __future__ import annotations
@@ -20,21 +21,24 @@ from pathlib import Path
 from minik.api.errors import AlreadyExistsError, ConflictError, NotFoundError, StatusError
 from minik.api.resources import lookup
 from minik.client.events import EventRecorder
-from minik.client.informer import Informer
+from minik.client.informer import NAMESPACE_INDEX, Informer
 from minik.client.rest import Client, ConnectionFailed
 from minik.kubelet import podutil
 from minik.kubelet.admission import can_admit_pod
 from minik.kubelet.backoff import Backoff
 from minik.kubelet.config import KubeletConfig
+from minik.kubelet.container import ContainerConfigError
+from minik.kubelet.envvars import NAMESPACE_DEFAULT, service_env_var_map
 from minik.kubelet.images import ImageManager
 from minik.kubelet.lease import NodeLease
+from minik.kubelet.lifecycle import HandlerRunner
 from minik.kubelet.machine import default_node_ip, machine_info
 from minik.kubelet.nodestatus import initial_node, node_labels, node_resources, node_status
 from minik.kubelet.pleg import PLEG
 from minik.kubelet.podmanager import PodManager
 from minik.kubelet.podworkers import PodWorkers, WorkResult
 from minik.kubelet.prober import ContainerInfo, ProbeManager
-from minik.kubelet.probes import ProbeTarget
+from minik.kubelet.probes import ProbeTarget, named_ports, sandbox_netns_pid
 from minik.kubelet.runtime_manager import PodContextSource, RuntimeManager
 from minik.kubelet.static_pods import StaticPodSource, build_mirror_pod
 from minik.kubelet.status import ProbeView, WaitingReason, generate_api_pod_status, now_rfc3339
@@ -48,7 +52,8 @@ log = logging.getLogger("minik.kubelet")
 
 PODS = lookup("pods")
 NODES = lookup("nodes")
-assert PODS is not None and NODES is not None
+SERVICES = lookup("services")
+assert PODS is not None and NODES is not None and SERVICES is not None
 
 
 class Kubelet:
@@ -69,11 +74,15 @@ class Kubelet:
         self.image_backoff = Backoff(cfg.crash_loop_backoff_initial, cfg.crash_loop_backoff_max)
         self.images = ImageManager(runtime, self.event, self.image_backoff)
         self.prober = ProbeManager(runtime, self.container_info, self.event, self._probe_changed)
+        self._stop = threading.Event()
+        assert SERVICES is not None
+        self.service_informer = Informer(client, SERVICES)
         self.runtime_manager = RuntimeManager(
             runtime, self.node_name, self.volumes, self.images, self.crash_backoff, self.event, cfg.pod_logs_dir,
-            PodContextSource(lambda: self.node_ip, self.allocatable),
+            PodContextSource(lambda: self.node_ip, self.allocatable, self.service_env),
             liveness_failed=self.prober.liveness_failed, startup_failed=self.prober.startup_failed,
-            cluster_dns=cfg.cluster_dns, cluster_domain=cfg.cluster_domain)
+            cluster_dns=cfg.cluster_dns, cluster_domain=cfg.cluster_domain,
+            hooks=HandlerRunner(runtime, self._stop))
         self.pod_workers = PodWorkers(self.sync_pod_worker, cfg.sync_frequency)
         self.pleg = PLEG(self.runtime_manager.relist, self.pod_workers.update, cfg.pleg_relist_period)
         self.lease = NodeLease(client, self.node_name, cfg.node_lease_duration)
@@ -89,7 +98,6 @@ class Kubelet:
         self._admitted: set[str] = set()
         self._rejected: set[str] = set()
         self._known_in_runtime: set[str] = set()
-        self._stop = threading.Event()
         self._static_synced = threading.Event()
         self._threads: list[threading.Thread] = []
         self.server: object | None = None
@@ -109,6 +117,7 @@ class Kubelet:
         self._start_server()
         self._spawn(self._node_loops, "node-status")  # static pods run even while the API is unreachable
         self.informer.add_event_handler(self._on_pod_add, self._on_pod_update, self._on_pod_delete)
+        self.service_informer.start()
         self.informer.start()
         if self.static_source is not None:
             self.static_source.start()
@@ -122,6 +131,7 @@ class Kubelet:
         if self.static_source is not None:
             self.static_source.stop()
         self.informer.stop()
+        self.service_informer.stop()
         self.prober.stop()
         self.pod_workers.stop(timeout=1.0)
         server = self.server
@@ -252,6 +262,19 @@ class Kubelet:
         node = self.node or {"kind": "Node", "apiVersion": "v1", "metadata": {"name": self.node_name}}
         self.recorder.event(node, "Warning", "FailedStaticPodManifest", message)
 
+    # ---------------------------------------------------------------- services, for the containers' env
+
+    def service_env(self, pod: Obj) -> dict[str, str]:
+        """The pod's Service variables. A pod from the API waits until Services were listed once, so a
+        restarted kubelet never starts a container without KUBERNETES_SERVICE_HOST; a static pod takes
+        what is known (it must run while the API is unreachable)."""
+        if not podutil.is_static_pod(pod) and not self.service_informer.has_synced():
+            raise ContainerConfigError("services have not yet been read at least once, cannot construct envvars")
+        namespaces = dict.fromkeys([podutil.namespace(pod), NAMESPACE_DEFAULT])
+        services = [s for ns in namespaces for s in self.service_informer.store.by_index(NAMESPACE_INDEX, ns)]
+        links = podutil.spec(pod).get("enableServiceLinks") is not False
+        return service_env_var_map(services, podutil.namespace(pod), links)
+
     # ---------------------------------------------------------------- sources
 
     def _on_pod_add(self, pod: Obj) -> None:
@@ -353,18 +376,10 @@ class Kubelet:
         running = found.state == CONTAINER_RUNNING
         target = None
         if running:
-            ports: dict[str, int] = {}
-            spec = podutil.find_container(pod, name) or {}
-            for port in spec.get("ports") or []:
-                if isinstance(port, dict) and port.get("name") and isinstance(port.get("containerPort"), int):
-                    ports[str(port["name"])] = port["containerPort"]
-            netns_pid = None
-            if not podutil.host_network(pod):
-                with contextlib.suppress(CRIError):
-                    info = self.runtime.pod_sandbox_status(found.sandbox_id, verbose=True).get("info") or {}
-                    netns_pid = int(info.get("pause_pid") or 0) or None
-            pod_ip = self.node_ip if podutil.host_network(pod) else (status.ips[0] if status.ips else "")
-            target = ProbeTarget(found.id, pod_ip, netns_pid, ports)
+            host_network = podutil.host_network(pod)
+            netns_pid = None if host_network else sandbox_netns_pid(self.runtime, found.sandbox_id)
+            pod_ip = self.node_ip if host_network else (status.ips[0] if status.ips else "")
+            target = ProbeTarget(found.id, pod_ip, netns_pid, named_ports(podutil.find_container(pod, name) or {}))
         return ContainerInfo(found.id, running, found.started_at / 1e9, target)
 
     def runtime_status(self, uid: str) -> PodStatus | None:

@@ -30,6 +30,7 @@ from minik.kubelet.config import (
     parse_reserved,
     parse_taints,
 )
+from minik.logsetup import setup_logging
 from minik.runtime.client import DEFAULT_SOCKET, RuntimeClient
 
 
@@ -106,8 +107,7 @@ def build_config(args: argparse.Namespace) -> KubeletConfig:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(sys.argv[1:] if argv is None else argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbosity >= 2 else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging(logging.DEBUG if args.verbosity >= 2 else logging.INFO)
     try:
         cfg = build_config(args)
         client = Client.from_kubeconfig(cfg.kubeconfig)

@@ -5,6 +5,7 @@ they end up in `Liveness probe failed: ...` events.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import socket
 import ssl
@@ -29,6 +30,18 @@ class ExecRuntime(Protocol):
     def exec_sync(self, container_id: str, cmd: list[str], timeout: int | float = 0) -> dict[str, Any]: ...
 
 
+class SandboxRuntime(ExecRuntime, Protocol):
+    def pod_sandbox_status(self, pod_sandbox_id: str, verbose: bool = False) -> dict[str, Any]: ...
+
+
+def sandbox_netns_pid(runtime: SandboxRuntime, sandbox_id: str) -> int | None:
+    """The sandbox's pause process, whose network namespace network probes and hooks enter."""
+    with contextlib.suppress(CRIError):
+        info = runtime.pod_sandbox_status(sandbox_id, verbose=True).get("info") or {}
+        return int(info.get("pause_pid") or 0) or None
+    return None
+
+
 @dataclass(frozen=True)
 class ProbeTarget:
     """Where a probe goes: the container (for exec), the pod's IP and namespace (for network probes)."""
@@ -37,6 +50,15 @@ class ProbeTarget:
     pod_ip: str
     netns_pid: int | None
     ports: dict[str, int]  # named container ports
+
+
+def named_ports(container: Obj) -> dict[str, int]:
+    """The container's named ports, for probes and hooks that give a port by name."""
+    ports: dict[str, int] = {}
+    for port in container.get("ports") or []:
+        if isinstance(port, dict) and port.get("name") and isinstance(port.get("containerPort"), int):
+            ports[str(port["name"])] = port["containerPort"]
+    return ports
 
 
 def resolve_port(port: Any, ports: dict[str, int]) -> int:
@@ -58,21 +80,28 @@ def _dial_error(host: str, port: int, error: BaseException) -> str:
     return f"dial tcp {host}:{port}: {error}"
 
 
+def exec_command(runtime: ExecRuntime, container_id: str, command: list[str], timeout: float) -> tuple[int, str, str]:
+    """(exit code, stdout, stderr) of a command run in the container; CRIError when it could not run."""
+    result = runtime.exec_sync(container_id, command, timeout)
+    stdout = bytes(result.get("stdout") or b"")[:MAX_OUTPUT].decode(errors="replace")
+    stderr = bytes(result.get("stderr") or b"")[:MAX_OUTPUT].decode(errors="replace")
+    return int(result.get("exit_code") or 0), stdout, stderr
+
+
 def run_exec(runtime: ExecRuntime, target: ProbeTarget, action: Obj, timeout: float) -> ProbeOutcome:
     command = [str(c) for c in action.get("command") or []]
     if not command:
         return ProbeOutcome(False, "exec probe has no command")
     try:
-        result = runtime.exec_sync(target.container_id, command, timeout)
+        code, stdout, stderr = exec_command(runtime, target.container_id, command, timeout)
     except CRIError as error:
         if "timed out" in str(error):
             return ProbeOutcome(False, f"command {' '.join(repr(c) for c in command)} timed out")
         return ProbeOutcome(False, str(error))
-    out = bytes(result.get("stdout") or b"") + bytes(result.get("stderr") or b"")
-    text = out[:MAX_OUTPUT].decode(errors="replace")
-    if int(result.get("exit_code") or 0) == 0:
+    text = (stdout + stderr)[:MAX_OUTPUT]
+    if code == 0:
         return ProbeOutcome(True, text)
-    return ProbeOutcome(False, text or f"command {command!r} exited with {result.get('exit_code')}")
+    return ProbeOutcome(False, text or f"command {command!r} exited with {code}")
 
 
 class _NetnsHTTPConnection(http.client.HTTPConnection):
@@ -93,12 +122,17 @@ class _NetnsHTTPSConnection(_NetnsHTTPConnection):
         self.sock = context.wrap_socket(self.sock, server_hostname=self.host)
 
 
-def run_http_get(target: ProbeTarget, action: Obj, timeout: float) -> ProbeOutcome:
+class HTTPGetError(Exception):
+    """The request got no HTTP answer (bad port, refused, timed out); the message is Go's wording."""
+
+
+def http_get(target: ProbeTarget, action: Obj, timeout: float, user_agent: str = USER_AGENT) -> tuple[int, str]:
+    """GET an httpGet action's URL from inside the pod's network namespace: (status code, body)."""
     host = str(action.get("host") or target.pod_ip or "127.0.0.1")
     try:
         port = resolve_port(action.get("port"), target.ports)
     except ValueError as error:
-        return ProbeOutcome(False, str(error))
+        raise HTTPGetError(str(error)) from None
     scheme = str(action.get("scheme") or "HTTP").upper()
     path = str(action.get("path") or "/")
     if not path.startswith("/"):
@@ -106,7 +140,7 @@ def run_http_get(target: ProbeTarget, action: Obj, timeout: float) -> ProbeOutco
     url = f"{scheme.lower()}://{host}:{port}{path}"
     cls = _NetnsHTTPSConnection if scheme == "HTTPS" else _NetnsHTTPConnection
     conn = cls(host, port, timeout, target.netns_pid)
-    headers = {"User-Agent": USER_AGENT, "Accept": "*/*", "Connection": "close"}
+    headers = {"User-Agent": user_agent, "Accept": "*/*", "Connection": "close"}
     for header in action.get("httpHeaders") or []:
         if isinstance(header, dict) and header.get("name"):
             headers[str(header["name"])] = str(header.get("value") or "")
@@ -115,12 +149,20 @@ def run_http_get(target: ProbeTarget, action: Obj, timeout: float) -> ProbeOutco
         response = conn.getresponse()
         body = response.read(MAX_OUTPUT).decode(errors="replace")
     except (OSError, http.client.HTTPException) as error:
-        return ProbeOutcome(False, f'Get "{url}": {_dial_error(host, port, error)}')
+        raise HTTPGetError(f'Get "{url}": {_dial_error(host, port, error)}') from None
     finally:
         conn.close()
-    if 200 <= response.status < 400:
+    return response.status, body
+
+
+def run_http_get(target: ProbeTarget, action: Obj, timeout: float) -> ProbeOutcome:
+    try:
+        status, body = http_get(target, action, timeout)
+    except HTTPGetError as error:
+        return ProbeOutcome(False, str(error))
+    if 200 <= status < 400:
         return ProbeOutcome(True, body)
-    return ProbeOutcome(False, f"HTTP probe failed with statuscode: {response.status}")
+    return ProbeOutcome(False, f"HTTP probe failed with statuscode: {status}")
 
 
 def run_tcp_socket(target: ProbeTarget, action: Obj, timeout: float) -> ProbeOutcome:

@@ -4,8 +4,10 @@ it to the spec, kill it.
 sync_pod computes the plan (compute_pod_actions) and then acts: kill what must go, (re)create the
 sandbox, start the next init container or the app containers. Starting honours the crash-loop back-off
 (10 s doubling to 5 min) and the image pull policy; whatever prevents a start is returned as the
-container's waiting reason (CrashLoopBackOff, ErrImagePull, ...) for the pod status. Dead containers
-are pruned down to the last instance per container, which keeps `lastState` and `logs --previous`.
+container's waiting reason (CrashLoopBackOff, ErrImagePull, PostStartHookError, ...) for the pod status.
+A started container runs its postStart hook before the sync goes on; a kill runs the preStop hook before
+the stop signal, within the grace period. Dead containers are pruned down to the last instance per
+container, which keeps `lastState` and `logs --previous`.
 """
 
 from __future__ import annotations
@@ -29,8 +31,11 @@ from minik.kubelet.container import (
     generate_container_config,
     hash_container,
     restart_count_of,
+    restore_container_spec,
 )
 from minik.kubelet.images import ImageManager, ImagePullError
+from minik.kubelet.lifecycle import HandlerRunner
+from minik.kubelet.probes import ProbeTarget, named_ports, sandbox_netns_pid
 from minik.kubelet.sandbox import generate_pod_sandbox_config
 from minik.kubelet.status import WaitingReason
 from minik.kubelet.types import (
@@ -48,6 +53,7 @@ from minik.kubelet.types import (
     POD_NAMESPACE_LABEL,
     POD_TERMINATION_GRACE_ANNOTATION,
     POD_UID_LABEL,
+    POST_START_HOOK_ERROR,
     RUN_CONTAINER_ERROR,
     TERMINATION_MESSAGE_HOST_PATH_ANNOTATION,
     TERMINATION_MESSAGE_POLICY_ANNOTATION,
@@ -110,10 +116,12 @@ class SyncResult:
 
 @dataclass
 class PodContextSource:
-    """Node facts the container config needs (the node IP, allocatable for resourceFieldRef)."""
+    """Facts the container config needs: the node IP, allocatable for resourceFieldRef, and the Service
+    variables for a pod (which raises ContainerConfigError while Services are not known yet)."""
 
     node_ip: Callable[[], str]
     allocatable: Callable[[], dict[str, int]]
+    service_env: Callable[[Obj], dict[str, str]] = lambda _pod: {}
 
 
 class RuntimeManager:
@@ -131,7 +139,9 @@ class RuntimeManager:
         startup_failed: Callable[[str], bool] = lambda _id: False,
         cluster_dns: list[str] | None = None,
         cluster_domain: str = "cluster.local",
+        hooks: HandlerRunner | None = None,
     ) -> None:
+        self.hooks = hooks or HandlerRunner(runtime)
         self.cluster_dns = list(cluster_dns or [])
         self.cluster_domain = cluster_domain
         self.runtime = runtime
@@ -327,6 +337,8 @@ class RuntimeManager:
             return False
         restart_count = previous.restart_count + 1 if previous is not None else 0
         try:
+            if ctx.service_env is None:
+                ctx.service_env = self.node.service_env(pod)
             mounts = self.volumes.container_mounts(pod, container, volume_paths)
             message_file = ""
             message_path = str(container.get("terminationMessagePath") or "/dev/termination-log")
@@ -359,12 +371,50 @@ class RuntimeManager:
             return False
         self.event(pod, "Normal", "Started", f"Started container {name}")
         self._prune(status, name, keep=1)
-        return True
+        return self._run_post_start_hook(pod, container, container_id, sandbox_id, result)
+
+    def _run_post_start_hook(self, pod: Obj, container: Obj, container_id: str, sandbox_id: str,
+                             result: SyncResult) -> bool:
+        """startContainer's last step. The sync (and with it the pod's status) waits for the hook, so the
+        container shows as started only once it returned; a failure kills the container, its waiting
+        reason says why, and the restart policy decides what comes next."""
+        handler = (container.get("lifecycle") or {}).get("postStart")
+        if not isinstance(handler, dict):
+            return True
+        name = str(container["name"])
+        message = self.hooks.run(handler, pod, name,
+                                 lambda: self._hook_target(pod, container, container_id, sandbox_id))
+        if not message:
+            return True
+        log.warning("postStart hook of %s in %s failed: %s", name, format_pod(pod), message)
+        # the event leaves the message out, as Kubernetes does: it may carry secrets
+        self.event(pod, "Warning", "FailedPostStartHook", "PostStartHook failed")
+        started = ContainerStatus(id=container_id, name=name, state=CONTAINER_RUNNING, sandbox_id=sandbox_id)
+        try:
+            self.kill_container(pod, started, "FailedPostStartHook")
+        except CRIError as error:
+            log.warning("killing %s after its failed postStart hook: %s", name, error)
+        result.reasons[name] = WaitingReason(POST_START_HOOK_ERROR, message)
+        return False
+
+    def _hook_target(self, pod: Obj | None, container: Obj, container_id: str, sandbox_id: str) -> ProbeTarget:
+        """Where a hook's exec or httpGet goes: the container, and the pod's IP and network namespace."""
+        ports = named_ports(container)
+        if pod is not None and podutil.host_network(pod):
+            return ProbeTarget(container_id, self.node.node_ip(), None, ports)
+        ips = self._pod_ips(sandbox_id)
+        return ProbeTarget(container_id, ips[0] if ips else "", sandbox_netns_pid(self.runtime, sandbox_id), ports)
 
     # ---------------------------------------------------------------- kill and clean
 
     def kill_container(self, pod: Obj | None, container: ContainerStatus, message: str = "",
                        grace_override: int | None = None) -> None:
+        """killContainer: the preStop hook, then the stop signal with what the hook left of the grace
+        period (never less than MIN_GRACE_SECONDS), then SIGKILL. Without a pod (an orphan) the grace
+        period and the hook come from the container's annotations."""
+        spec = podutil.find_container(pod, container.name) if pod is not None else None
+        if spec is None:
+            spec = restore_container_spec(container.name, container.annotations)
         if grace_override is not None:
             grace = grace_override
         elif pod is not None:
@@ -374,12 +424,42 @@ class RuntimeManager:
                 grace = int(container.annotations.get(POD_TERMINATION_GRACE_ANNOTATION, "30"))
             except ValueError:
                 grace = 30
-        grace = max(grace, MIN_GRACE_SECONDS)
         if pod is not None:
             self.event(pod, "Normal", "Killing", message or f"Stopping container {container.name}")
+        pre_stop = (spec.get("lifecycle") or {}).get("preStop")
+        if isinstance(pre_stop, dict) and grace > 0:
+            grace -= self._execute_pre_stop_hook(pod, container, spec, pre_stop, grace)
+        grace = max(grace, MIN_GRACE_SECONDS)
         log.info("killing container %s (%s) with grace %ss", container.name, container.id[:12], grace)
         with contextlib.suppress(NotFoundError):
             self.runtime.stop_container(container.id, grace)
+
+    def _execute_pre_stop_hook(self, pod: Obj | None, container: ContainerStatus, spec: Obj, handler: Obj,
+                               grace: int) -> int:
+        """Run preStop for at most `grace` seconds and return the whole seconds it took: they count against
+        the grace period. A hook still running then is left to finish or die with its container; a failure
+        is a FailedPreStopHook event, and the kill goes on either way."""
+        start = time.monotonic()
+
+        def run() -> None:
+            try:
+                message = self.hooks.run(handler, pod or {}, container.name,
+                                         lambda: self._hook_target(pod, spec, container.id, container.sandbox_id),
+                                         timeout=grace)
+            except Exception:  # a broken hook must not break the kill
+                log.exception("preStop hook of %s failed", container.name)
+                return
+            if message:
+                log.warning("preStop hook of %s failed: %s", container.name, message)
+                if pod is not None:  # the message stays out of the event, as in Kubernetes: it may carry secrets
+                    self.event(pod, "Warning", "FailedPreStopHook", "PreStopHook failed")
+
+        thread = threading.Thread(target=run, name=f"pre-stop-{container.name}", daemon=True)
+        thread.start()
+        thread.join(grace)
+        if thread.is_alive():
+            log.info("preStop hook of %s did not complete within the grace period (%ss)", container.name, grace)
+        return int(time.monotonic() - start)
 
     def kill_pod(self, pod: Obj | None, status: PodStatus, grace_override: int | None = None) -> None:
         """Stop every running container in parallel (each with the grace period), then the sandboxes."""

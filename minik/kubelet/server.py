@@ -4,8 +4,9 @@
     GET  /pods                                       the pods this kubelet runs (PodList)
     GET  /containerLogs/{namespace}/{pod}/{container}?follow=&previous=&tailLines=&timestamps=
                                                      &sinceSeconds=&sinceTime=&limitBytes=
-    POST /exec/{namespace}/{pod}/{container}?command=...&stdin=&stdout=&stderr=&tty=
-                                                     full-duplex stream, see streams.py
+    GET  /exec/{namespace}/{pod}/{container}?command=...&stdin=&stdout=&stderr=&tty=
+                                                     WebSocket upgrade (v5/v4.channel.k8s.io), see streams.py;
+                                                     without the upgrade: the same checks, then 400
 
 Authentication: a request must carry `Authorization: Bearer <the kubelet's own API token>`. The apiserver
 holds every node's token (its token file), so it can prove it speaks for the cluster without any extra
@@ -28,25 +29,16 @@ import os
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote
 
 import uvicorn
 
-from minik.kubelet import podutil
+from minik.kubelet import podutil, streams
 from minik.kubelet.exec import exec_argv, run_exec
 from minik.kubelet.logs import LogOptionsError, parse_log_options, stream_log
-from minik.kubelet.streams import (
-    CONTENT_TYPE,
-    ERROR,
-    PROTOCOL,
-    PROTOCOL_HEADER,
-    FrameDecoder,
-    encode_frame,
-    exit_status,
-    failure_status,
-)
 from minik.kubelet.types import CONTAINER_EXITED, CONTAINER_RUNNING, ContainerStatus, Obj
 from minik.runtime.state import CRIError
 
@@ -59,6 +51,9 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
+
+UPGRADE_REQUIRED = (f"Upgrade request required: exec streams over WebSocket ({streams.PROTOCOL_V5} or "
+                    f"{streams.PROTOCOL_V4}); minik does not speak SPDY")
 
 
 class HTTPError(Exception):
@@ -75,10 +70,19 @@ def status_body(code: int, message: str, reason: str) -> bytes:
                        "message": message, "reason": reason, "code": code}).encode()
 
 
-async def respond(send: Send, code: int, body: bytes, content_type: str = "application/json") -> None:
-    await send({"type": "http.response.start", "status": code,
+async def respond(send: Send, code: int, body: bytes, content_type: str = "application/json",
+                  scope: Scope | None = None) -> None:
+    """A plain HTTP answer; to a WebSocket handshake too (the ASGI websocket.http.response extension), which
+    is how an exec that cannot start tells the client why before any upgrade."""
+    prefix = "http"
+    if scope is not None and scope["type"] == "websocket":
+        if "websocket.http.response" not in (scope.get("extensions") or {}):
+            await send({"type": "websocket.close", "code": 1008, "reason": body[:120].decode(errors="replace")})
+            return
+        prefix = "websocket.http"
+    await send({"type": f"{prefix}.response.start", "status": code,
                 "headers": [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode())]})
-    await send({"type": "http.response.body", "body": body})
+    await send({"type": f"{prefix}.response.body", "body": body})
 
 
 def self_signed_certificate(directory: Path, node_name: str, node_ip: str) -> tuple[Path, Path]:
@@ -113,23 +117,36 @@ def self_signed_certificate(directory: Path, node_name: str, node_ip: str) -> tu
     return cert_path, key_path
 
 
+@dataclass(frozen=True)
+class ExecTarget:
+    """A running container an exec enters: its runtime spec and init process."""
+
+    where: str  # namespace/pod/container, for the log
+    spec_path: str
+    pid: int
+
+
 class KubeletApp:
-    """The ASGI application (no framework: exec needs raw full-duplex access to the request)."""
+    """The ASGI application (no framework: log streaming and the exec WebSocket want the raw ASGI messages)."""
 
     def __init__(self, kubelet: Kubelet, token: str) -> None:
         self.kubelet = kubelet
         self.token = token
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] not in ("http", "websocket"):
+            return
+        if scope["type"] == "websocket" and (await receive())["type"] != "websocket.connect":
             return
         try:
             await self.route(scope, receive, send)
         except HTTPError as error:
-            await respond(send, error.code, status_body(error.code, error.message, error.reason))
+            await respond(send, error.code, status_body(error.code, error.message, error.reason), scope=scope)
         except Exception as error:  # noqa: BLE001 - answer, never drop the connection silently
-            log.exception("kubelet server: %s %s failed", scope.get("method"), scope.get("path"))
-            await respond(send, 500, status_body(500, f"Internal error occurred: {error}", "InternalError"))
+            log.exception("kubelet server: %s %s failed", scope.get("method", "GET"), scope.get("path"))
+            with contextlib.suppress(Exception):  # a WebSocket already upgraded cannot answer any more
+                await respond(send, 500, status_body(500, f"Internal error occurred: {error}", "InternalError"),
+                              scope=scope)
 
     def authenticate(self, scope: Scope) -> None:
         headers = dict(scope.get("headers") or [])
@@ -140,24 +157,28 @@ class KubeletApp:
 
     async def route(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
-        method = scope.get("method", "GET")
-        if path == "/healthz":
+        method = scope.get("method", "GET")  # a WebSocket handshake is a GET
+        websocket = scope["type"] == "websocket"
+        if path == "/healthz" and not websocket:
             await respond(send, 200, b"ok", "text/plain")
             return
         self.authenticate(scope)
-        params = {k: v for k, v in parse_qs(scope.get("query_string", b"").decode("latin-1")).items()}
-        single = {k: v[-1] for k, v in params.items()}
+        params = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+        single = {k: v[-1] for k, v in params.items() if v[-1]}  # an empty argument counts only in a command
         parts = [unquote(p) for p in path.strip("/").split("/")]
-        if parts == ["pods"] and method == "GET":
+        if len(parts) == 4 and parts[0] == "exec":
+            command = params.get("command", [])
+            target = await self.exec_target(parts[1], parts[2], parts[3], command)
+            if not websocket:
+                raise HTTPError(400, UPGRADE_REQUIRED)  # after the checks: a client that cannot upgrade learns why
+            await self.exec(scope, receive, send, target, command, single)
+        elif websocket:
+            raise HTTPError(404, "the server could not find the requested resource")
+        elif parts == ["pods"] and method == "GET":
             pods = [p for p in self.kubelet.pod_manager.pods()]
             await respond(send, 200, json.dumps({"kind": "PodList", "apiVersion": "v1", "items": pods}).encode())
         elif len(parts) == 4 and parts[0] == "containerLogs" and method == "GET":
             await self.container_logs(parts[1], parts[2], parts[3], single, receive, send)
-        elif len(parts) == 4 and parts[0] == "exec":
-            if method != "POST":
-                raise HTTPError(400, "unable to upgrade connection: minik streams exec over a full-duplex POST "
-                                     "(use minictl exec)")
-            await self.exec(parts[1], parts[2], parts[3], params.get("command", []), single, receive, send)
         else:
             raise HTTPError(404, "the server could not find the requested resource")
 
@@ -236,12 +257,10 @@ class KubeletApp:
 
     # ---------------------------------------------------------------- exec
 
-    async def exec(self, namespace: str, name: str, container: str, command: list[str], params: dict[str, str],
-                   receive: Receive, send: Send) -> None:
+    async def exec_target(self, namespace: str, name: str, container: str, command: list[str]) -> ExecTarget:
+        """Where the command would run; refuses (before any upgrade) what cannot run."""
         if not command:
             raise HTTPError(400, "you must specify at least 1 command")
-        tty = params.get("tty", "").lower() in ("1", "true")
-        stdin = params.get("stdin", "").lower() in ("1", "true")
         _, instances = await self._instances(namespace, name, container)
         if not instances or instances[0].state != CONTAINER_RUNNING:
             raise HTTPError(400, f'container "{container}" in pod "{name}" is not running')
@@ -251,55 +270,51 @@ class KubeletApp:
             raise HTTPError(500, str(error)) from None
         if not info.get("pid"):
             raise HTTPError(400, f'container "{container}" in pod "{name}" is not running')
-        argv = exec_argv(str(info["spec_path"]), int(info["pid"]), command, tty)
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", CONTENT_TYPE.encode()), (PROTOCOL_HEADER.lower().encode(),
-                                                                           PROTOCOL.encode())]})
+        return ExecTarget(f"{namespace}/{name}/{container}", str(info["spec_path"]), int(info["pid"]))
+
+    async def exec(self, scope: Scope, receive: Receive, send: Send, target: ExecTarget, command: list[str],
+                   params: dict[str, str]) -> None:
+        """Upgrade, run the command with the client's streams, end with its status on the error channel."""
+        protocol = streams.negotiate(scope.get("subprotocols") or [])
+        if protocol is None:
+            raise HTTPError(400, f"unable to upgrade connection: the client offered none of the subprotocols "
+                                 f"{streams.PROTOCOL_V5}, {streams.PROTOCOL_V4}")
+        tty, stdin = streams.truthy(params.get("tty")), streams.truthy(params.get("stdin"))
+        await send({"type": "websocket.accept", "subprotocol": protocol})
         gone = asyncio.Event()
         session: list[asyncio.Task[int]] = []
-        watchers: list[asyncio.Task[None]] = []
-
-        async def until_disconnect() -> None:
-            while (await receive())["type"] != "http.disconnect":
-                pass
-            gone.set()
-            for task in session:
-                task.cancel()  # the client went away: end the command with it
 
         async def frames() -> AsyncIterator[tuple[int, bytes]]:
-            decoder = FrameDecoder()
             while True:
                 message = await receive()
-                if message["type"] == "http.disconnect":
+                if message["type"] == "websocket.disconnect":
                     gone.set()
                     for task in session:
-                        task.cancel()
+                        task.cancel()  # the client went away: end the command with it
                     return
-                for frame in decoder.feed(message.get("body", b"")):
-                    yield frame
-                if not message.get("more_body"):
-                    watchers.append(asyncio.create_task(until_disconnect()))
-                    return
+                parsed = streams.split_frame(message.get("bytes") or b"")  # text messages are no channel
+                if parsed is not None:
+                    yield parsed
 
         async def send_frame(channel: int, data: bytes) -> None:
-            await send({"type": "http.response.body", "body": encode_frame(channel, data), "more_body": True})
+            await send({"type": "websocket.send", "bytes": streams.frame(channel, data)})
 
-        log.info("exec in %s/%s/%s: %s", namespace, name, container, command)
+        log.info("exec in %s (%s): %s", target.where, protocol, command)
+        argv = exec_argv(target.spec_path, target.pid, command, tty)
         try:
-            session.append(asyncio.create_task(run_exec(argv, tty, stdin, frames(), send_frame, int(info["pid"]))))
-            final = exit_status(command, await session[0])
+            session.append(asyncio.create_task(run_exec(argv, tty, stdin, frames(), send_frame, target.pid)))
+            final = streams.exit_status(command, await session[0])
         except asyncio.CancelledError:
             if not gone.is_set():
                 raise
             return
-        except OSError as error:
-            final = failure_status(f"exec failed: {error}")
-        finally:
-            for watcher in watchers:
-                watcher.cancel()
-        if not gone.is_set():
-            await send_frame(ERROR, json.dumps(final).encode())
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except OSError as error:  # the helper did not start, or the client is gone (uvicorn's ClientDisconnected)
+            final = streams.failure_status(f"exec failed: {error}")
+        if gone.is_set():
+            return
+        with contextlib.suppress(OSError, RuntimeError):
+            await send_frame(streams.ERROR, json.dumps(final).encode())
+            await send({"type": "websocket.close", "code": 1000})
 
 
 class KubeletServer:
@@ -309,7 +324,7 @@ class KubeletServer:
             cert, key = self_signed_certificate(kubelet.root_dir / "pki", kubelet.node_name, kubelet.node_ip)
         config = uvicorn.Config(KubeletApp(kubelet, token), host=address, port=port, ssl_certfile=str(cert),
                                 ssl_keyfile=str(key), log_level="warning", access_log=False, lifespan="off",
-                                loop="asyncio", http="httptools", timeout_graceful_shutdown=2)
+                                loop="asyncio", http="httptools", ws=streams.UVICORN_WS, timeout_graceful_shutdown=2)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="kubelet-server", daemon=True)
 

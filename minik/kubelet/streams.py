@@ -1,65 +1,69 @@
-"""The exec stream protocol shared by the kubelet, the apiserver's node proxy and `minictl exec`.
+"""Kubernetes' remote-command protocol (exec over WebSocket), shared by the kubelet, the apiserver's node proxy
+and `minictl exec`, so kubectl and minictl speak the same thing on every hop.
 
-Kubernetes streams exec over SPDY or WebSocket with the `v4.channel.k8s.io` channels. minik keeps the
-channels and their meaning but carries them over one full-duplex HTTP/1.1 request, so no WebSocket
-library is needed and every hop is plain HTTP:
+The client asks for the WebSocket subprotocol `v5.channel.k8s.io` (the only one kubectl >= 1.30 offers) or
+`v4.channel.k8s.io`. Every message is binary, `channel (1 byte) | payload`:
 
-    POST .../exec?command=sh&command=-c&command=...&stdin=true&stdout=true&stderr=true&tty=false
-    Transfer-Encoding: chunked          (request body: client -> container frames)
-    200, Transfer-Encoding: chunked     (response body: container -> client frames)
+    0 stdin, 1 stdout, 2 stderr
+    3 error    the final metav1.Status: Success, or Failure with reason NonZeroExitCode and
+               details.causes [{reason: ExitCode, message: "<code>"}]
+    4 resize   {"Width": w, "Height": h}, TTY only
+    255 close  v5 only: [255, channel] closes that channel; [255, 0] is the end of stdin
 
-A frame is `channel (1 byte) | length (4 bytes, big endian) | payload`. Channels: 0 stdin, 1 stdout,
-2 stderr, 3 error (the final metav1.Status, as in v4: Success, or Failure with reason NonZeroExitCode
-and the exit code as a cause), 4 resize (`{"Width": w, "Height": h}`), 255 close (payload: the
-channel being closed, as in v5: `\\x00` ends stdin). Frames may span or share HTTP chunks.
-
-The async helpers below speak chunked HTTP/1.1 over asyncio streams (TLS included), which is safe
-for simultaneous reading and writing; they serve the node proxy and minictl alike.
+The server sends the status, then closes the WebSocket normally (1000). The query string carries
+command (repeated), container, stdin, stdout, stderr and tty. Every hop (kubectl or minictl -> apiserver
+-> kubelet) carries the same messages, so the apiserver relays them untouched. An error before the upgrade
+is a plain HTTP answer with a Status body (kubectl then retries with SPDY, is refused the same way, and
+prints that Status).
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-import struct
-from dataclasses import dataclass, field
+import ssl
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote
 
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import InvalidHandshake, InvalidStatus
+from websockets.typing import Subprotocol
+
 STDIN, STDOUT, STDERR, ERROR, RESIZE, CLOSE = 0, 1, 2, 3, 4, 255
-PROTOCOL = "v4.channel.k8s.io"
-PROTOCOL_HEADER = "X-Stream-Protocol-Version"
-CONTENT_TYPE = "application/vnd.minik.exec-stream"
-_HEADER = struct.Struct(">BI")
-MAX_FRAME = 1 << 20
+PROTOCOL_V5 = "v5.channel.k8s.io"
+PROTOCOL_V4 = "v4.channel.k8s.io"
+PROTOCOLS = (PROTOCOL_V5, PROTOCOL_V4)  # our preference: only v5 can close stdin
+MAX_MESSAGE = 1 << 20  # our frames are at most 32 KiB + 1; kubectl's are as large as its reads
+# uvicorn's WebSocket server for the apiserver and the kubelet: the wsproto one answers a refused handshake (with
+# its Status) cleanly, where the websockets-based one logs an error for each
+UVICORN_WS = "wsproto"
 
 
-def encode_frame(channel: int, data: bytes) -> bytes:
-    return _HEADER.pack(channel, len(data)) + data
+def negotiate(offered: Iterable[str]) -> str | None:
+    """The subprotocol to accept out of the client's offer (None: nothing we speak)."""
+    wanted = {item.strip() for item in offered}
+    return next((protocol for protocol in PROTOCOLS if protocol in wanted), None)
+
+
+def frame(channel: int, data: bytes = b"") -> bytes:
+    return bytes([channel]) + data
+
+
+def split_frame(message: bytes) -> tuple[int, bytes] | None:
+    """(channel, payload) of a message; None for an empty one (older clients send them as a hello)."""
+    return (message[0], message[1:]) if message else None
 
 
 def resize_frame(width: int, height: int) -> bytes:
-    return encode_frame(RESIZE, json.dumps({"Width": width, "Height": height}).encode())
+    return frame(RESIZE, json.dumps({"Width": width, "Height": height}).encode())
 
 
-class FrameDecoder:
-    """Reassembles frames from a byte stream cut anywhere."""
+def close_frame(channel: int) -> bytes:
+    return bytes([CLOSE, channel])
 
-    def __init__(self) -> None:
-        self._buffer = bytearray()
 
-    def feed(self, data: bytes) -> list[tuple[int, bytes]]:
-        self._buffer += data
-        frames = []
-        while len(self._buffer) >= _HEADER.size:
-            channel, length = _HEADER.unpack_from(self._buffer)
-            if length > MAX_FRAME:
-                raise ValueError(f"exec stream frame of {length} bytes is too large")
-            if len(self._buffer) < _HEADER.size + length:
-                break
-            frames.append((channel, bytes(self._buffer[_HEADER.size:_HEADER.size + length])))
-            del self._buffer[:_HEADER.size + length]
-        return frames
+def truthy(value: str | None) -> bool:
+    return (value or "").lower() in ("1", "true")
 
 
 def success_status() -> dict[str, Any]:
@@ -99,6 +103,7 @@ def _go_list(items: list[str]) -> str:
 
 def exec_query(command: list[str], container: str = "", stdin: bool = False, tty: bool = False,
                stdout: bool = True, stderr: bool = True) -> str:
+    """PodExecOptions as a query string (stderr goes through the terminal with tty, as in kubectl)."""
     parts = [f"command={quote(c, safe='')}" for c in command]
     if container:
         parts.append(f"container={quote(container, safe='')}")
@@ -107,72 +112,41 @@ def exec_query(command: list[str], container: str = "", stdin: bool = False, tty
     return "&".join(parts)
 
 
-# ---------------------------------------------------------------- HTTP/1.1 over asyncio streams
+def websocket_url(base: str, path: str) -> str:
+    """The ws(s):// URL of `path` on a server known by its http(s):// base URL."""
+    scheme, _, rest = base.partition("://")
+    return f"{'wss' if scheme == 'https' else 'ws'}://{rest.rstrip('/')}{path}"
 
 
-@dataclass
-class ResponseHead:
-    status: int
-    reason: str
-    headers: dict[str, str] = field(default_factory=dict)
+class HandshakeRefused(Exception):
+    """The server answered the upgrade with a plain HTTP response (a Status body, normally)."""
 
-    @property
-    def chunked(self) -> bool:
-        return "chunked" in self.headers.get("transfer-encoding", "").lower()
-
-
-async def write_request_head(writer: asyncio.StreamWriter, method: str, target: str, host: str,
-                             headers: dict[str, str]) -> None:
-    lines = [f"{method} {target} HTTP/1.1", f"Host: {host}", "Transfer-Encoding: chunked", "Connection: close"]
-    lines += [f"{k}: {v}" for k, v in headers.items()]
-    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
-    await writer.drain()
+    def __init__(self, status: int, body: bytes, content_type: str) -> None:
+        super().__init__(f"HTTP {status}: {body[:200]!r}")
+        self.status = status
+        self.body = body
+        self.content_type = content_type
 
 
-def chunk(data: bytes) -> bytes:
-    return f"{len(data):x}\r\n".encode() + data + b"\r\n" if data else b""
+async def open_stream(url: str, headers: dict[str, str], context: ssl.SSLContext | None,
+                      protocols: tuple[str, ...] = PROTOCOLS, timeout: float = 10.0) -> ClientConnection:
+    """A client WebSocket speaking one of `protocols`.
 
-
-LAST_CHUNK = b"0\r\n\r\n"
-
-
-async def read_response_head(reader: asyncio.StreamReader) -> ResponseHead:
-    line = (await reader.readline()).decode("latin-1").rstrip("\r\n")
-    parts = line.split(" ", 2)
-    if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
-        raise ConnectionError(f"not an HTTP response: {line[:80]!r}")
-    head = ResponseHead(int(parts[1]), parts[2] if len(parts) > 2 else "")
-    while True:
-        header = (await reader.readline()).decode("latin-1").rstrip("\r\n")
-        if not header:
-            return head
-        name, _, value = header.partition(":")
-        head.headers[name.strip().lower()] = value.strip()
-
-
-async def read_chunk(reader: asyncio.StreamReader) -> bytes | None:
-    """One chunk of a chunked body; None after the last one."""
-    size_line = (await reader.readline()).decode("latin-1").strip()
-    if not size_line:
-        return None
-    size = int(size_line.split(";")[0], 16)
-    if size == 0:
-        while (await reader.readline()).strip():
-            pass  # trailers
-        return None
-    data = await reader.readexactly(size)
-    await reader.readexactly(2)
-    return data
-
-
-async def read_body(reader: asyncio.StreamReader, head: ResponseHead, limit: int = 1 << 20) -> bytes:
-    """A whole (error) response body, chunked or sized or until close."""
-    if head.chunked:
-        out = bytearray()
-        while (piece := await read_chunk(reader)) is not None and len(out) < limit:
-            out += piece
-        return bytes(out)
-    length = head.headers.get("content-length")
-    if length and length.isdigit():
-        return await reader.readexactly(min(int(length), limit))
-    return await reader.read(limit)
+    HandshakeRefused carries the server's refusal (its Status); OSError (TimeoutError and ssl.SSLError
+    included) means it could not be reached.
+    """
+    try:
+        connection = await connect(url, ssl=context if url.startswith("wss:") else None,
+                                   additional_headers=headers, subprotocols=[Subprotocol(p) for p in protocols],
+                                   compression=None, proxy=None, open_timeout=timeout, max_size=MAX_MESSAGE,
+                                   user_agent_header="minik")
+    except InvalidStatus as refused:
+        response = refused.response
+        raise HandshakeRefused(response.status_code, bytes(response.body),
+                               response.headers.get("Content-Type", "application/json")) from None
+    except InvalidHandshake as error:  # not a WebSocket server: a connection problem like any other
+        raise ConnectionError(f"{url}: {error}") from None
+    if connection.subprotocol is None:
+        await connection.close()
+        raise ConnectionError(f"{url}: the server accepted none of the subprotocols {', '.join(protocols)}")
+    return connection

@@ -28,6 +28,9 @@ TERMINATION_MESSAGE_PATH_ANNOTATION = "io.kubernetes.container.terminationMessag
 TERMINATION_MESSAGE_POLICY_ANNOTATION = "io.kubernetes.container.terminationMessagePolicy"
 TERMINATION_MESSAGE_HOST_PATH_ANNOTATION = "minik.io/terminationMessageHostPath"
 POD_TERMINATION_GRACE_ANNOTATION = "io.kubernetes.pod.terminationGracePeriod"
+# what a kill needs when the pod is gone from every source (an orphan): the preStop hook and the ports
+CONTAINER_PRE_STOP_HANDLER_ANNOTATION = "io.kubernetes.container.preStopHandler"
+CONTAINER_PORTS_ANNOTATION = "io.kubernetes.container.ports"
 CONTAINER_IMAGE_ANNOTATION = "minik.io/image"  # the image as the pod spec names it
 
 # static pods
@@ -50,6 +53,8 @@ CRI_CONTAINER_STATES = {
 }
 
 # ---------------------------------------------------------------- waiting reasons (kubectl shows them)
+
+POST_START_HOOK_ERROR = "PostStartHookError"
 
 CONTAINER_CREATING = "ContainerCreating"
 POD_INITIALIZING = "PodInitializing"

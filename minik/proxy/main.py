@@ -24,6 +24,7 @@ from minik.api.resources import Resource, lookup
 from minik.client.informer import Informer
 from minik.client.kubeconfig import ConfigError
 from minik.client.rest import Client
+from minik.logsetup import setup_logging
 from minik.proxy.cleanup import cleanup
 from minik.proxy.conntrack import Conntrack
 from minik.proxy.iptables import IPTables, IPTablesError
@@ -97,7 +98,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging(args.log_level)
     iptables = IPTables(args.iptables_netns)
     if not iptables.exists():
         print(f"minik proxy: iptables does not work{' in netns ' + args.iptables_netns if args.iptables_netns else ''}",

@@ -17,6 +17,7 @@ import threading
 from pathlib import Path
 
 from minik.cni.network import add_network_flags, network_from_args
+from minik.logsetup import setup_logging
 from minik.runtime import linux
 from minik.runtime.client import DEFAULT_SOCKET
 from minik.runtime.images.registry import RegistryConfig
@@ -45,8 +46,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(sys.argv[1:] if argv is None else argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging(logging.DEBUG if args.verbose else logging.INFO)
     log = logging.getLogger("minik.runtime")
     linux.set_process_name("minik-runtime")
     try:

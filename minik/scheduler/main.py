@@ -12,6 +12,7 @@ from pathlib import Path
 
 from minik.client.kubeconfig import ConfigError
 from minik.client.rest import Client
+from minik.logsetup import setup_logging
 from minik.scheduler.queue import DEFAULT_POD_INITIAL_BACKOFF, DEFAULT_POD_MAX_BACKOFF
 from minik.scheduler.scheduler import Scheduler
 
@@ -54,7 +55,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging(args.log_level)
     try:
         client = Client.from_kubeconfig(args.kubeconfig, args.context)
     except (ConfigError, OSError) as e:

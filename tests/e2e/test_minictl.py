@@ -6,6 +6,7 @@ since the two runs are a moment apart): kubectl is the reference for every chara
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -176,3 +177,38 @@ def test_error_messages_and_exit_codes(ns: str, minictl: Callable[..., Result], 
     assert other_ns.err.splitlines() == [
         f'the namespace from the provided object "cpu-example" does not match the namespace "{ns}". You must '
         "pass '--namespace=cpu-example' to perform this operation."] * 2
+
+
+def test_run_creates_a_pod_like_kubectl_run(ns: str, minictl: Callable[..., Result],
+                                            kubectl: Callable[..., Result]) -> None:
+    flags = ("--image=busybox", "--restart=Never", "--env=GREETING=hello=world", "--port=8080", "-l", "app=web,tier=a")
+    dry = "--dry-run=client"
+    for args in (("-n", ns, "run", "web", *flags, dry, "-o", "yaml", "--command", "--", "sh", "-c", "echo hi"),
+                 ("run", "web", *flags, dry, "-o", "json", "--image-pull-policy=Never", "--", "sleep", "9"),
+                 ("run", "plain", "--image=minik/app:v1", dry, "-o", "yaml", "--restart=", "--annotations=a=b"),
+                 ("run", "plain", "--image=busybox", dry), ("run", "plain", "--image=busybox", dry, "-o", "name"),
+                 ("run", "--image=busybox", dry, "--", "sh"), ("run",), ("run", "--image=busybox"),
+                 ("run", "web", "--image=Not/Valid!"), ("run", "web", "--image="),
+                 ("run", "web", "--image=busybox", "--restart=Sometimes"),
+                 ("run", "web", "--image=busybox", "--port=x"),
+                 ("run", "web", "--image=busybox", "--image-pull-policy=Sometimes"),
+                 ("run", "web", "--image=busybox", "--env=1BAD=x"), ("run", "web", "--image=busybox", "-l", "oops"),
+                 ("run", "web", "--image=busybox", "--annotations=oops", dry)):
+        ours, theirs = minictl(*args), kubectl(*args)
+        assert (ours.code, ours.out, ours.err) == \
+            (theirs.code, theirs.out, theirs.err.replace("kubectl", "minictl")), args
+    created = minictl("run", "web", *flags, "-n", ns, "--", "sleep", "3600")
+    assert (created.code, created.out, created.err) == (0, "pod/web created\n", "")
+    pod = json.loads(minictl("get", "pod", "web", "-n", ns, "-o", "json").out)
+    assert pod["metadata"]["labels"] == {"app": "web", "tier": "a"}
+    assert pod["spec"]["restartPolicy"] == "Never"
+    (container,) = pod["spec"]["containers"]
+    assert (container["name"], container["image"], container["args"]) == ("web", "busybox", ["sleep", "3600"])
+    assert container["env"] == [{"name": "GREETING", "value": "hello=world"}]
+    assert container["ports"] == [{"containerPort": 8080, "protocol": "TCP"}]
+    assert minictl("run", "bare", "--image=busybox", "-n", ns).out == "pod/bare created\n"
+    assert minictl("get", "pod", "bare", "-n", ns, "-o", "jsonpath={.metadata.labels.run}").out == "bare"
+    again = minictl("run", "web", "--image=busybox", "-n", ns)
+    assert (again.code, again.err) == (1, 'Error from server (AlreadyExists): pods "web" already exists\n')
+    missing = minictl("run", "web", "-n", ns)
+    assert (missing.code, missing.err) == (1, 'error: required flag(s) "image" not set\n')

@@ -18,6 +18,7 @@ from minik.ctl.commands import (
     logs,
     replace,
     rollout,
+    run,
     scale,
     set_image,
     taint,
@@ -31,6 +32,7 @@ COMMANDS: dict[str, Command] = {
         label.LABEL, label.ANNOTATE, scale.COMMAND, logs.COMMAND, *config.COMMANDS, version.COMMAND,
         api_resources.API_RESOURCES, api_resources.API_VERSIONS, cluster_info.COMMAND, *rollout.COMMANDS,
         set_image.COMMAND, taint.COMMAND, cordon.CORDON, cordon.UNCORDON, cordon.DRAIN, exec.COMMAND,
+        run.COMMAND,
     )
 }
 

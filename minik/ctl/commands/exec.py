@@ -1,8 +1,8 @@
 """`minictl exec [-i] [-t] POD [-c CONTAINER] -- COMMAND [args...]`: run a command in a container.
 
-The stream goes through the apiserver (pods/{name}/exec) to the pod's kubelet as one full-duplex
-HTTP/1.1 request with Kubernetes' exec channels (see minik/kubelet/streams.py), so it works from any
-machine that reaches the apiserver. -i sends our stdin, -t gives the command a terminal (our terminal
+The stream goes through the apiserver (pods/{name}/exec) to the pod's kubelet as a WebSocket with
+Kubernetes' exec channels, the protocol kubectl speaks (see minik/kubelet/streams.py), so it works from
+any machine that reaches the apiserver. -i sends our stdin, -t gives the command a terminal (our terminal
 goes raw and window size changes follow). The exit code is the command's, and a non-zero one is
 reported like kubectl: `command terminated with exit code N`.
 """
@@ -22,6 +22,7 @@ import threading
 from typing import Any
 
 import httpx
+from websockets.exceptions import ConnectionClosed
 
 from minik.api.errors import InternalError, from_status
 from minik.api.resources import lookup
@@ -107,81 +108,68 @@ def _read_stdin(loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[bytes | No
 async def stream_exec(cfg: ClusterConfig, path: str, stdin: bool, tty: bool) -> int:
     """Run the exec stream to the end; returns the remote command's exit code."""
     url = httpx.URL(cfg.server)
-    secure = url.scheme == "https"
-    port = url.port or (443 if secure else 80)
-    host = url.host
+    host, port = url.host, url.port or (443 if url.scheme == "https" else 80)
+    headers = {"Authorization": f"Bearer {cfg.token}"} if cfg.token else {}
     try:
-        reader, writer = await asyncio.open_connection(host, port, ssl=_ssl_context(cfg) if secure else None,
-                                                       server_hostname=host if secure else None)
-    except (OSError, ssl.SSLError) as exc:
-        refused = isinstance(exc, ConnectionRefusedError)
+        connection = await streams.open_stream(streams.websocket_url(cfg.server, path), headers,
+                                               _ssl_context(cfg) if url.scheme == "https" else None)
+    except streams.HandshakeRefused as refused:
+        try:
+            status = json.loads(refused.body)
+        except ValueError:
+            raise InternalError(refused.body.decode(errors="replace") or f"exec failed: HTTP {refused.status}",
+                                code=refused.status) from None
+        raise from_status(status, refused.status) from None
+    except OSError as exc:
+        refused_connection = isinstance(exc, ConnectionRefusedError)
         raise ConnectionFailed(f"The connection to the server {host}:{port} was refused - did you specify the "
-                               "right host or port?" if refused else f"Unable to connect to the server: {exc}",
-                               f"{host}:{port}") from None
-    headers = {"Content-Type": streams.CONTENT_TYPE, "User-Agent": "minictl", "Accept": "*/*"}
-    if cfg.token:
-        headers["Authorization"] = f"Bearer {cfg.token}"
+                               "right host or port?" if refused_connection else f"Unable to connect to the server: "
+                               f"{exc or type(exc).__name__}", f"{host}:{port}") from None
     loop = asyncio.get_running_loop()
-    sender: asyncio.Task[None] | None = None
+    v5 = connection.subprotocol == streams.PROTOCOL_V5
+
+    async def send(message: bytes) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            await connection.send(message)
+
+    async def pump_stdin() -> None:
+        queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+        threading.Thread(target=_read_stdin, args=(loop, queue), daemon=True).start()
+        while (data := await queue.get()) is not None:
+            await send(streams.frame(streams.STDIN, data))
+        if v5:
+            await send(streams.close_frame(streams.STDIN))  # the command sees the end of its input
+
+    resizes: set[asyncio.Task[None]] = set()
+
+    def resize() -> None:
+        task = loop.create_task(send(streams.resize_frame(*shutil.get_terminal_size())))
+        resizes.add(task)  # a reference until it is done, or the loop may drop it
+        task.add_done_callback(resizes.discard)
+
+    sender = asyncio.create_task(pump_stdin()) if stdin else None
+    final: dict[str, Any] | None = None
     try:
-        await streams.write_request_head(writer, "POST", path, f"{host}:{port}", headers)
-
-        ended = False
-
-        def send(frame: bytes) -> None:
-            if not ended and not writer.is_closing():
-                writer.write(streams.chunk(frame))
-
         if tty:
-            size = shutil.get_terminal_size()
-            send(streams.resize_frame(size.columns, size.lines))
+            resize()
             with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(signal.SIGWINCH, lambda: send(
-                    streams.resize_frame(*shutil.get_terminal_size())))
-
-        async def pump_stdin() -> None:
-            nonlocal ended
-            if stdin:
-                queue: asyncio.Queue[bytes | None] = asyncio.Queue()
-                threading.Thread(target=_read_stdin, args=(loop, queue), daemon=True).start()
-                while (data := await queue.get()) is not None:
-                    send(streams.encode_frame(streams.STDIN, data))
-                    await writer.drain()
-                send(streams.encode_frame(streams.CLOSE, bytes([streams.STDIN])))
-                if tty:
-                    return  # the terminal session ends with the command, not with our input
-            ended = True
-            writer.write(streams.LAST_CHUNK)
-            await writer.drain()
-
-        sender = asyncio.create_task(pump_stdin())
-        head = await streams.read_response_head(reader)
-        if head.status != 200:
-            body = await streams.read_body(reader, head)
-            try:
-                status = json.loads(body)
-            except ValueError:
-                raise InternalError(body.decode(errors="replace") or f"exec failed: HTTP {head.status}",
-                                    code=head.status) from None
-            raise from_status(status, head.status)
-        decoder = streams.FrameDecoder()
-        final: dict[str, Any] | None = None
-        while (data := await streams.read_chunk(reader)) is not None:
-            for channel, payload in decoder.feed(data):
-                if channel == streams.STDOUT:
-                    sys.stdout.buffer.write(payload)
-                    sys.stdout.buffer.flush()
-                elif channel == streams.STDERR:
-                    sys.stderr.buffer.write(payload)
-                    sys.stderr.buffer.flush()
-                elif channel == streams.ERROR:
-                    with contextlib.suppress(ValueError):
-                        final = json.loads(payload)
-        if final is None:
-            raise InternalError("error: the exec stream ended without the command's status")
-        if final.get("status") != "Success" and final.get("reason") != "NonZeroExitCode":
-            raise InternalError(str(final.get("message") or "exec failed"))
-        return streams.exit_code_of(final)
+                loop.add_signal_handler(signal.SIGWINCH, resize)
+        async for message in connection:  # until the server closes the stream after the status
+            parsed = streams.split_frame(message if isinstance(message, bytes) else message.encode())
+            if parsed is None:
+                continue
+            channel, payload = parsed
+            if channel == streams.STDOUT:
+                sys.stdout.buffer.write(payload)
+                sys.stdout.buffer.flush()
+            elif channel == streams.STDERR:
+                sys.stderr.buffer.write(payload)
+                sys.stderr.buffer.flush()
+            elif channel == streams.ERROR:
+                with contextlib.suppress(ValueError):
+                    final = json.loads(payload)
+    except ConnectionClosed as closed:
+        raise InternalError(f"error: the exec stream broke: {closed}") from None
     finally:
         if sender is not None:
             sender.cancel()
@@ -189,9 +177,12 @@ async def stream_exec(cfg: ClusterConfig, path: str, stdin: bool, tty: bool) -> 
                 await sender
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.remove_signal_handler(signal.SIGWINCH)
-        writer.close()
-        with contextlib.suppress(Exception):
-            await writer.wait_closed()
+        await connection.close()
+    if final is None:
+        raise InternalError("error: the exec stream ended without the command's status")
+    if final.get("status") != "Success" and final.get("reason") != "NonZeroExitCode":
+        raise InternalError(str(final.get("message") or "exec failed"))
+    return streams.exit_code_of(final)
 
 
 def run(session: Session, args: argparse.Namespace) -> int:

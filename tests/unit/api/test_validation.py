@@ -484,6 +484,50 @@ def test_probes() -> None:
     assert messages(ok) == []
 
 
+def test_lifecycle_hooks() -> None:
+    pod = make_pod(
+        [
+            container(
+                lifecycle={
+                    "postStart": {"exec": {"command": ["sh", "-c", "date > /tmp/started"]}},
+                    "preStop": {"sleep": {"seconds": 40}},
+                }
+            ),
+            container(name="d", lifecycle={"postStart": {}, "preStop": {"exec": {}, "httpGet": {"port": 80}}}),
+            container(name="e", lifecycle={"preStop": {"sleep": {"seconds": 0}}}),
+        ],
+        terminationGracePeriodSeconds=30,
+    )
+    assert messages(pod) == [
+        "spec.containers[0].lifecycle.preStop.sleep: Invalid value: 40: must be greater than 0 and less than "
+        "terminationGracePeriodSeconds (30)",
+        "spec.containers[1].lifecycle.postStart: Required value: must specify a handler type",
+        "spec.containers[1].lifecycle.preStop.exec.command: Required value",
+        "spec.containers[1].lifecycle.preStop.httpGet: Forbidden: may not specify more than 1 handler type",
+        "spec.containers[2].lifecycle.preStop.sleep: Invalid value: 0: must be greater than 0 and less than "
+        "terminationGracePeriodSeconds (30)",
+    ]
+    hooks = {
+        "postStart": {"httpGet": {"path": "/started", "port": "http", "httpHeaders": [{"name": "X-A", "value": "1"}]}},
+        "preStop": {"sleep": {"seconds": 5}},
+    }
+    ok = make_pod([container(ports=[{"name": "http", "containerPort": 8080}], lifecycle=hooks)])
+    assert messages(ok) == []
+    init = make_pod(initContainers=[container(name="init", lifecycle=hooks)])
+    assert messages(init) == [
+        "spec.initContainers[0].lifecycle: Forbidden: may not be set for init containers without "
+        "restartPolicy=Always"
+    ]
+    kept = ok.to_dict()["spec"]["containers"][0]["lifecycle"]
+    assert kept == {
+        "postStart": {
+            "httpGet": {"path": "/started", "port": "http", "scheme": "HTTP",
+                        "httpHeaders": [{"name": "X-A", "value": "1"}]}
+        },
+        "preStop": {"sleep": {"seconds": 5}},
+    }
+
+
 def test_init_containers_may_not_have_probes_unless_restartable() -> None:
     pod = make_pod(initContainers=[container(name="init", readinessProbe={"exec": {"command": ["true"]}})])
     assert messages(pod) == [

@@ -87,3 +87,25 @@ def test_config_context_switching(capsys: pytest.CaptureFixture[str], kubeconfig
 def test_bool_flags_accept_values(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "get", "pods", "--show-labels=maybe")
     assert code == 1 and 'invalid argument "maybe" for "--show-labels" flag' in err
+
+
+def test_run_builds_the_pod_kubectl_run_would(capsys: pytest.CaptureFixture[str], kubeconfig: Path) -> None:
+    base = ("--kubeconfig", str(kubeconfig), "run")
+    assert run(capsys, *base) == (1, "", 'error: required flag(s) "image" not set\n')
+    assert run(capsys, *base, "--image", "busybox") == (1, "", "error: NAME is required for run\n")
+    code, out, err = run(capsys, *base, "web", "--image", "busybox", "--dry-run", "-o", "yaml", "--env", "A=b=c",
+                         "--port", "80", "-l", "app=web", "--restart", "OnFailure", "--command", "--", "sh", "-c", "x")
+    assert (code, err) == (0, "")
+    assert yaml.safe_load(out) == {
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "labels": {"app": "web"}},
+        "spec": {"containers": [{"name": "web", "image": "busybox", "command": ["sh", "-c", "x"],
+                                 "ports": [{"containerPort": 80}], "env": [{"name": "A", "value": "b=c"}],
+                                 "resources": {}}],
+                 "restartPolicy": "OnFailure", "dnsPolicy": "ClusterFirst"},
+        "status": {}}
+    code, out, _ = run(capsys, *base, "job", "--image", "busybox", "--dry-run=client", "-o", "yaml", "--", "echo", "hi")
+    assert code == 0 and yaml.safe_load(out)["spec"]["containers"][0]["args"] == ["echo", "hi"]
+    assert yaml.safe_load(out)["metadata"]["labels"] == {"run": "job"}
+    assert run(capsys, *base, "web", "--image", "busybox", "--env", "A") == (1, "", "error: invalid env: A\n")
+    assert run(capsys, *base, "web", "--image", "a b") == \
+        (1, "", 'error: invalid image name "a b": invalid reference format\n')

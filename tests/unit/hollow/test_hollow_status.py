@@ -180,6 +180,11 @@ def test_sync_reports_running_once_and_deletes_on_graceful_deletion() -> None:
     assert client.calls[-1] == ("delete", "ns/app", {"grace_period_seconds": 0, "preconditions": {"uid": "uid-app"}})
     assert len(pods.addresses) == 0
 
+    deleting["metadata"]["deletionGracePeriodSeconds"] = 0  # asked already; a finalizer holds it
+    calls = len(client.calls)
+    pods.sync("ns/app")
+    assert len(client.calls) == calls
+
 
 def test_sync_ignores_other_nodes_and_survives_garbage() -> None:
     pods, client = hollow_pods()

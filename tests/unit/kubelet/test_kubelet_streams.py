@@ -1,4 +1,4 @@
-"""The exec stream framing, log reading with Kubernetes' options, and node credentials."""
+"""The exec stream channels, log reading with Kubernetes' options, and node credentials."""
 
 from __future__ import annotations
 
@@ -16,15 +16,20 @@ from minik.kubelet.logs import LogOptions, LogOptionsError, LogReader, parse_log
 from minik.runtime.logs import LogWriter, format_record
 
 
-def test_frames_survive_any_cut_of_the_stream() -> None:
-    data = (streams.encode_frame(streams.STDOUT, b"hello") + streams.encode_frame(streams.STDERR, b"")
-            + streams.resize_frame(80, 24) + streams.encode_frame(streams.ERROR, b'{"status":"Success"}'))
-    for cut in range(1, len(data)):
-        decoder = streams.FrameDecoder()
-        frames = decoder.feed(data[:cut]) + decoder.feed(data[cut:])
-        assert frames == [(1, b"hello"), (2, b""), (4, b'{"Width": 80, "Height": 24}'), (3, b'{"status":"Success"}')]
-    with pytest.raises(ValueError, match="too large"):
-        streams.FrameDecoder().feed(bytes([1]) + (streams.MAX_FRAME + 1).to_bytes(4, "big"))
+def test_channel_frames_and_subprotocol_negotiation() -> None:
+    assert streams.frame(streams.STDOUT, b"hello") == b"\x01hello"
+    assert streams.split_frame(b"\x02oops") == (streams.STDERR, b"oops")
+    assert streams.split_frame(b"\x03") == (streams.ERROR, b"")
+    assert streams.split_frame(b"") is None  # older clients' hello, no channel
+    assert streams.resize_frame(80, 24) == b'\x04{"Width": 80, "Height": 24}'
+    assert streams.close_frame(streams.STDIN) == b"\xff\x00"
+    # kubectl >= 1.30 offers v5 only; older clients list several, newest first
+    assert streams.negotiate(["v5.channel.k8s.io"]) == "v5.channel.k8s.io"
+    assert streams.negotiate(["v4.channel.k8s.io", "v5.channel.k8s.io"]) == "v5.channel.k8s.io"
+    assert streams.negotiate(["v4.channel.k8s.io", "v3.channel.k8s.io"]) == "v4.channel.k8s.io"
+    assert streams.negotiate(["channel.k8s.io", "base64.channel.k8s.io"]) is None
+    assert streams.websocket_url("https://10.0.0.1:6443/", "/api/v1/x?a=b") == "wss://10.0.0.1:6443/api/v1/x?a=b"
+    assert streams.websocket_url("http://[::1]:8080", "/exec/a") == "ws://[::1]:8080/exec/a"
 
 
 def test_exit_status_is_kubernetes_shaped() -> None:
@@ -37,23 +42,6 @@ def test_exit_status_is_kubernetes_shaped() -> None:
     assert streams.exit_code_of(streams.failure_status("boom")) == 1
     assert streams.exec_query(["ls", "-l /x"], "app", stdin=True, tty=True) == (
         "command=ls&command=-l%20%2Fx&container=app&stdin=true&stdout=true&stderr=false&tty=true")
-
-
-def test_chunked_http_helpers_roundtrip() -> None:
-    async def scenario() -> tuple[streams.ResponseHead, list[bytes]]:
-        reader = asyncio.StreamReader()
-        reader.feed_data(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-A: b\r\n\r\n"
-                         + streams.chunk(b"abc") + streams.chunk(b"defgh") + streams.LAST_CHUNK)
-        reader.feed_eof()
-        head = await streams.read_response_head(reader)
-        chunks = []
-        while (piece := await streams.read_chunk(reader)) is not None:
-            chunks.append(piece)
-        return head, chunks
-
-    head, chunks = asyncio.run(scenario())
-    assert head.status == 200 and head.chunked and head.headers["x-a"] == "b"
-    assert chunks == [b"abc", b"defgh"]
 
 
 def _write_log(path: Path, lines: list[tuple[str, str]], rotate_after: int | None = None) -> None:
