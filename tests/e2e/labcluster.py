@@ -7,6 +7,7 @@ killed earlier run is swept by `minik up` itself (that is part of what is tested
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -14,7 +15,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from util import free_port, wait_for
 
@@ -25,6 +26,9 @@ from minik.client.rest import Client
 MINIK = [sys.executable, "-m", "minik"]
 MINICTL = [sys.executable, "-c", "import sys; from minik.ctl.main import main; sys.exit(main())"]
 TEST_LAB_CIDR = "10.79.0.0/24"
+# One local cluster per host (the lab bridge, the host node's bridge and chains have fixed names):
+# test clusters and benchmark clusters queue on this lock instead of tearing each other's network down.
+HOST_LOCK = Path("/tmp/minik-e2e.lock")
 
 Obj = dict[str, Any]
 
@@ -63,6 +67,7 @@ class LabCluster:
             "--nodes", str(nodes),
         ]  # fmt: skip
         self._client: Client | None = None
+        self._lock: IO[bytes] | None = None
 
     # ------------------------------------------------------------------ commands
 
@@ -80,6 +85,9 @@ class LabCluster:
         return self.run([*MINICTL, *args], timeout, check)
 
     def up(self) -> subprocess.CompletedProcess[str]:
+        if self._lock is None:
+            self._lock = HOST_LOCK.open("ab")
+            fcntl.flock(self._lock, fcntl.LOCK_EX)  # waits for another cluster on this host to go
         return self.minik("up", *self.flags, timeout=300)
 
     def down(self) -> subprocess.CompletedProcess[str]:
@@ -91,6 +99,9 @@ class LabCluster:
     def remove(self) -> None:
         self.down()
         shutil.rmtree(self.root, ignore_errors=True)
+        if self._lock is not None:
+            self._lock.close()  # releases the host lock
+            self._lock = None
 
     def logs_tail(self, chars: int = 2500) -> str:
         logs = sorted((self.state / "logs").rglob("*.log")) if (self.state / "logs").is_dir() else []
