@@ -84,6 +84,17 @@ def test_one_node_cluster_runs_lab_pods_and_down_removes_everything(cluster: Lab
     again = cluster.up()
     assert "already running" in again.stdout
 
+    # a power cut of the whole host: kill -9 of every process; `minik up` sweeps and comes back,
+    # with etcd's data, so the lab pod runs again
+    before = status_rows(cluster)
+    for row in before.values():
+        os.kill(int(row[2]), signal.SIGKILL)
+    revived = cluster.up()
+    assert "creating cluster" in revived.stdout, revived.stdout
+    assert all(row[1] == "running" for row in status_rows(cluster).values())
+    cluster.wait_pod("app", running, "the lab pod Running again after the restart")
+    assert cluster.minictl("exec", "app", "--", "hostname").stdout.strip() == "app"
+
     cfg = load_saved(cluster.state)
     assert cfg is not None
     alive = {int(row[2]): read_cmdline(int(row[2])) for row in status_rows(cluster).values()}
