@@ -20,13 +20,11 @@ def _ip_address(text: str) -> str:
 
 
 def default_advertise_address() -> str:
-    """The host's first address other machines (and pods) can reach it at; 127.0.0.1 on a host with none."""
-    from minik.cluster.pki import host_addresses
+    """The address of the interface holding the default route, like kube-apiserver's choice (not "the
+    first address": lab bridges come and go and may sort before it)."""
+    from minik.cluster.pki import primary_address
 
-    for address in host_addresses():
-        if not (address.is_loopback or address.is_link_local or address.is_unspecified):
-            return str(address)
-    return "127.0.0.1"
+    return primary_address()
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -37,7 +35,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--secure-port", type=int, default=6443)
     p.add_argument("--advertise-address", type=_ip_address, default=None,
                    help="address published in the `kubernetes` Endpoints "
-                        "(default: the host's first non-loopback address, else 127.0.0.1)")
+                        "(default: the default route's interface address, else 127.0.0.1)")
     p.add_argument("--tls-cert-file", help="serving certificate; without it the server speaks plain HTTP")
     p.add_argument("--tls-private-key-file")
     p.add_argument("--token-auth-file", help="static token CSV: token,user,uid,\"group1,group2\"")

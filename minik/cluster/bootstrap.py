@@ -16,7 +16,6 @@ import base64
 import datetime
 import ipaddress
 import json
-import socket
 import sys
 from pathlib import Path
 from typing import Any, TextIO
@@ -31,7 +30,7 @@ from minik.apiserver.printers import human_duration
 from minik.client import kubeconfig
 from minik.client.rest import Client, ConnectionFailed
 from minik.cluster.config import CONTEXT_NAME, ClusterConfig, default_state_dir, load_saved
-from minik.cluster.pki import ca_cert_hash, host_addresses
+from minik.cluster.pki import ca_cert_hash, primary_address
 from minik.cluster.tokens import (
     DEFAULT_TTL,
     BootstrapToken,
@@ -56,24 +55,6 @@ def _configmaps() -> Resource:
     found = lookup("configmaps")
     assert found is not None
     return found
-
-
-def primary_address() -> str:
-    """The address this host uses to reach the world (the default route's source), as kubeadm picks it.
-
-    A UDP connect sends nothing; it only asks the kernel for a route. Without a default route, the
-    first non-loopback address.
-    """
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        try:
-            probe.connect(("8.8.8.8", 53))
-            return str(probe.getsockname()[0])
-        except OSError:
-            pass
-    for address in host_addresses():
-        if address.version == 4 and not address.is_loopback:
-            return str(address)
-    return "127.0.0.1"
 
 
 def cluster_info_kubeconfig(server: str, ca_pem: bytes) -> str:

@@ -83,6 +83,24 @@ def host_addresses() -> list[IPAddress]:
     return list(dict.fromkeys(found))
 
 
+def primary_address() -> str:
+    """The address this host uses to reach the world (the default route's source), as kubeadm picks it.
+
+    A UDP connect sends nothing; it only asks the kernel for a route. Without a default route, the
+    first non-loopback address.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # TEST-NET-1: never contacted
+            return str(probe.getsockname()[0])
+        except OSError:
+            pass
+    for address in host_addresses():
+        if address.version == 4 and not address.is_loopback:
+            return str(address)
+    return "127.0.0.1"
+
+
 def host_names() -> list[str]:
     """The host's short and fully qualified names."""
     names = [socket.gethostname(), socket.getfqdn()]

@@ -86,13 +86,19 @@ def test_one_node_cluster_runs_lab_pods_and_down_removes_everything(cluster: Lab
 
     # a power cut of the whole host: kill -9 of every process; `minik up` sweeps and comes back,
     # with etcd's data, so the lab pod runs again
+    old_container = cluster.pod("app")["status"]["containerStatuses"][0]["containerID"]  # type: ignore[index]
     before = status_rows(cluster)
     for row in before.values():
         os.kill(int(row[2]), signal.SIGKILL)
     revived = cluster.up()
     assert "creating cluster" in revived.stdout, revived.stdout
     assert all(row[1] == "running" for row in status_rows(cluster).values())
-    cluster.wait_pod("app", running, "the lab pod Running again after the restart")
+
+    def restarted(pod: dict) -> bool:  # the status in etcd still says Running: wait for the new container
+        statuses = pod["status"].get("containerStatuses") or [{}]
+        return running(pod) and statuses[0].get("containerID") not in (None, old_container)
+
+    cluster.wait_pod("app", restarted, "the lab pod running in a new container after the restart")
     assert cluster.minictl("exec", "app", "--", "hostname").stdout.strip() == "app"
 
     cfg = load_saved(cluster.state)

@@ -59,11 +59,11 @@ def test_loopback_advertise_address_publishes_no_endpoints(apiserver_factory: Ca
         assert _addresses(http) is None
 
 
-def test_default_advertise_address_is_the_hosts_first_non_loopback_one(apiserver: Any) -> None:
+def test_default_advertise_address_is_the_default_route_interfaces(apiserver: Any) -> None:
     address = default_advertise_address()
     port = urlsplit(apiserver.url).port
     with apiserver.http() as http:
-        if address == "127.0.0.1":  # a host with no other address publishes none
+        if address == "127.0.0.1":  # a host without a default route publishes none
             assert _addresses(http) is None
         else:
             assert wait_for(lambda: _addresses(http) == [(address, port)], message="the default address published")
