@@ -59,7 +59,7 @@ from bench.framework import (
     run_threads,
     scenario,
 )
-from minik.api.resources import Resource, lookup
+from minik.api.resources import require
 from minik.client.rest import Client, ConnectionFailed
 from minik.cluster.config import CONTEXT_NAME, ClusterConfig, load_saved
 from minik.cluster.labnet import LAB_BRIDGE
@@ -92,13 +92,9 @@ SINGLE_TARGET = Target("<", 1000)
 BURST_TARGET = Target("<", 5000)
 
 
-def _r(name: str) -> Resource:
-    r = lookup(name)
-    assert r is not None
-    return r
 
 
-PODS = _r("pods")
+PODS = require("pods")
 
 
 def pod_manifest(name: str) -> Obj:

@@ -40,7 +40,7 @@ from bench.framework import (
     progress,
     scenario,
 )
-from minik.api.resources import Resource, lookup
+from minik.api.resources import require
 from minik.client.informer import Informer
 from minik.client.rest import Client
 from minik.cluster.components import minik_command
@@ -61,13 +61,9 @@ RSS_TARGET = Target("<", 2048)
 LIST_TARGET = Target("<", 5)
 
 
-def _r(name: str) -> Resource:
-    r = lookup(name)
-    assert r is not None
-    return r
 
 
-PODS, NODES, NAMESPACES, DEPLOYMENTS = _r("pods"), _r("nodes"), _r("namespaces"), _r("deployments")
+PODS, NODES, NAMESPACES, DEPLOYMENTS = require("pods"), require("nodes"), require("namespaces"), require("deployments")
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ from bench.framework import (
     progress,
     scenario,
 )
-from minik.api.resources import Resource, lookup
+from minik.api.resources import require
 from minik.client.rest import Client
 from minik.scheduler.scheduler import Scheduler
 
@@ -50,13 +50,9 @@ THROUGHPUT_TARGET = Target(">=", 300)
 TARGET_NODES = 1000
 
 
-def _r(name: str) -> Resource:
-    r = lookup(name)
-    assert r is not None
-    return r
 
 
-PODS, NODES, NAMESPACES = _r("pods"), _r("nodes"), _r("namespaces")
+PODS, NODES, NAMESPACES = require("pods"), require("nodes"), require("namespaces")
 
 
 @dataclass(frozen=True)

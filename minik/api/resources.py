@@ -105,6 +105,14 @@ def lookup(name: str) -> Resource | None:
     return None
 
 
+def require(name: str) -> Resource:
+    """`lookup` for names the code itself spells (not user input): a typo is a bug, so it raises."""
+    found = lookup(name)
+    if found is None:
+        raise KeyError(f"no resource named {name!r}")
+    return found
+
+
 def groups() -> dict[str, list[Resource]]:
     """group/version -> resources, for discovery."""
     out: dict[str, list[Resource]] = {}

@@ -10,16 +10,9 @@ import sys
 from typing import Any
 
 from minik.api.errors import AlreadyExistsError
-from minik.api.resources import Resource, lookup
+from minik.api.resources import require
 from minik.client.rest import Client
 from minik.cluster.config import CONTEXT_NAME, ClusterConfig
-
-
-def _res(name: str) -> Resource:
-    found = lookup(name)
-    assert found is not None, name
-    return found
-
 
 DNS_LABELS = {"k8s-app": "kube-dns", "kubernetes.io/name": "CoreDNS"}
 DNS_PORTS = [("dns", 53, "UDP"), ("dns-tcp", 53, "TCP")]
@@ -51,7 +44,8 @@ def dns_endpoints(server_ip: str) -> dict[str, Any]:
 
 def apply_dns_addon(client: Client, cluster_ip: str, server_ip: str) -> None:
     """Create the Service and its Endpoints; an existing one (a restarted `minik up`) is kept."""
-    for resource, body in ((_res("services"), dns_service(cluster_ip)), (_res("endpoints"), dns_endpoints(server_ip))):
+    objects = ((require("services"), dns_service(cluster_ip)), (require("endpoints"), dns_endpoints(server_ip)))
+    for resource, body in objects:
         try:
             client.create(resource, body, "kube-system")
         except AlreadyExistsError:
@@ -61,7 +55,7 @@ def apply_dns_addon(client: Client, cluster_ip: str, server_ip: str) -> None:
 def nodes_ready(client: Client, names: list[str]) -> bool:
     """Every named Node exists and reports Ready=True."""
     ready = set()
-    for node in client.list(_res("nodes"))["items"]:
+    for node in client.list(require("nodes"))["items"]:
         conditions = (node.get("status") or {}).get("conditions") or []
         if any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions):
             ready.add(node["metadata"]["name"])

@@ -27,7 +27,7 @@ import httpx
 
 from minik.api.errors import AlreadyExistsError, NotFoundError, StatusError, UnauthorizedError
 from minik.api.names import validate_dns1123_subdomain
-from minik.api.resources import Resource, lookup
+from minik.api.resources import require
 from minik.apiserver.auth import CLUSTER_CONFIG, CLUSTER_INFO
 from minik.client import kubeconfig
 from minik.client.rest import Client, ConnectionFailed
@@ -51,10 +51,6 @@ class JoinError(RuntimeError):
     """A join step failed; the message says which and what to do."""
 
 
-def _res(name: str) -> Resource:
-    found = lookup(name)
-    assert found is not None, name
-    return found
 
 
 def check_ca(ca_pem: bytes, pinned: str) -> str:
@@ -74,7 +70,7 @@ def discover(server: str, token: str, pinned: str) -> tuple[bytes, dict[str, Any
     """The cluster's CA (verified by hash) and its shared settings (read with the bootstrap token)."""
     try:
         with Client(server, insecure=True, timeout=15.0) as anonymous:
-            info = anonymous.get(_res("configmaps"), CLUSTER_INFO[1], CLUSTER_INFO[0])
+            info = anonymous.get(require("configmaps"), CLUSTER_INFO[1], CLUSTER_INFO[0])
     except NotFoundError:
         raise JoinError(f"{server} publishes no {CLUSTER_INFO[0]}/{CLUSTER_INFO[1]}: run `minik token create` "
                         "on the control plane first") from None
@@ -87,7 +83,7 @@ def discover(server: str, token: str, pinned: str) -> tuple[bytes, dict[str, Any
         raise JoinError(f"the cluster-info ConfigMap is unusable: {error}") from error
     try:
         with Client(server, token=token, ca_data=ca_pem, timeout=15.0) as boot:
-            settings = parse_cluster_config(boot.get(_res("configmaps"), CLUSTER_CONFIG[1], CLUSTER_CONFIG[0]))
+            settings = parse_cluster_config(boot.get(require("configmaps"), CLUSTER_CONFIG[1], CLUSTER_CONFIG[0]))
     except UnauthorizedError:
         raise JoinError("the bootstrap token was refused (unknown or expired): create a new one on the control "
                         "plane with `minik token create --print-join-command`") from None
@@ -109,7 +105,7 @@ def _saved_token(node: NodeSpec, server: str, ca_pem: bytes) -> str | None:
         return None
     try:
         with Client(server, token=saved.token, ca_data=ca_pem, timeout=15.0) as client:
-            client.get(_res("nodes"), node.name)
+            client.get(require("nodes"), node.name)
     except NotFoundError:
         return saved.token
     except (StatusError, ConnectionFailed):
@@ -125,7 +121,7 @@ def node_credential(server: str, token: str, ca_pem: bytes, node: NodeSpec) -> t
     request = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "metadata": {"name": node.name}}
     try:
         with Client(server, token=token, ca_data=ca_pem, timeout=15.0) as boot:
-            response = boot.request("POST", f"{_res('nodes').path(name=node.name)}/token", json=request)
+            response = boot.request("POST", f"{require('nodes').path(name=node.name)}/token", json=request)
     except AlreadyExistsError as error:
         raise JoinError(str(error)) from None
     except UnauthorizedError:

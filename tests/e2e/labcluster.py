@@ -20,7 +20,7 @@ from typing import IO, Any
 from util import free_port, wait_for
 
 from minik.api.errors import NotFoundError
-from minik.api.resources import Resource, lookup
+from minik.api.resources import require
 from minik.client.rest import Client
 
 MINIK = [sys.executable, "-m", "minik"]
@@ -33,13 +33,9 @@ HOST_LOCK = Path("/tmp/minik-e2e.lock")
 Obj = dict[str, Any]
 
 
-def res(name: str) -> Resource:
-    found = lookup(name)
-    assert found is not None, name
-    return found
 
 
-PODS, NODES, EVENTS, DEPLOYMENTS = res("pods"), res("nodes"), res("events"), res("deployments")
+PODS, NODES, EVENTS, DEPLOYMENTS = require("pods"), require("nodes"), require("events"), require("deployments")
 
 
 def explain(result: subprocess.CompletedProcess[str]) -> str:

@@ -16,8 +16,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from labcluster import DEPLOYMENTS, NODES, LabCluster, node_ready, res, running
+from labcluster import DEPLOYMENTS, NODES, LabCluster, node_ready, running
 from util import wait_for
+
+from minik.api.resources import require
 
 pytestmark = [pytest.mark.root, pytest.mark.etcd]
 
@@ -127,7 +129,7 @@ spec:
         bridge_ports = subprocess.run(["ip", "netns", "exec", "minik-worker1", "ip", "-o", "link", "show", "master",
                                        "minik0"], capture_output=True, text=True).stdout
         assert veth and f" {veth}@" in bridge_ports, f"crictl inspect shows veth {veth!r}; minik0 ports: {bridge_ports}"
-        service = lab.client.get(res("services"), "web", "default")
+        service = lab.client.get(require("services"), "web", "default")
         cluster_ip, node_port = service["spec"]["clusterIP"], service["spec"]["ports"][0]["nodePort"]
         hostnames = {p["metadata"]["name"] for p in pods}
         on_worker2 = {p["metadata"]["name"] for p in pods if p["spec"]["nodeName"] == "worker2"}
@@ -262,7 +264,7 @@ spec:
 """)
     try:
         wait_ready_pods(lab, "app=rollme", 3)
-        cluster_ip = lab.client.get(res("services"), "rollme", "default")["spec"]["clusterIP"]
+        cluster_ip = lab.client.get(require("services"), "rollme", "default")["spec"]["clusterIP"]
         wait_for(lambda: httpx.get(f"http://{cluster_ip}", timeout=3, trust_env=False).status_code == 200,
                  timeout=30, message="the Service answers")
         with ServiceLoop(f"http://{cluster_ip}") as loop:

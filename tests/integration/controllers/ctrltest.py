@@ -22,7 +22,7 @@ from typing import Any
 from util import wait_for
 
 from minik.api.errors import ConflictError, NotFoundError, StatusError
-from minik.api.resources import Resource, lookup
+from minik.api.resources import require
 from minik.client.rest import Client, ConnectionFailed
 from minik.ctl.cli import Command
 from minik.ctl.commands import rollout, set_image
@@ -32,15 +32,11 @@ from minik.ctl.session import Session
 Obj = dict[str, Any]
 
 
-def res(name: str) -> Resource:
-    r = lookup(name)
-    assert r is not None
-    return r
 
 
-PODS, NODES, LEASES, EVENTS = res("pods"), res("nodes"), res("leases"), res("events")
-RS, DEPLOY, DS = res("replicasets"), res("deployments"), res("daemonsets")
-SVC, EP, CR = res("services"), res("endpoints"), res("controllerrevisions")
+PODS, NODES, LEASES, EVENTS = require("pods"), require("nodes"), require("leases"), require("events")
+RS, DEPLOY, DS = require("replicasets"), require("deployments"), require("daemonsets")
+SVC, EP, CR = require("services"), require("endpoints"), require("controllerrevisions")
 
 
 def stamp(micro: bool = False) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 from util import wait_for
 
 from minik.api.errors import NotFoundError
-from minik.api.resources import Resource, lookup
+from minik.api.resources import require
 from minik.client.rest import Client
 from minik.hollow.addresses import node_ip, pod_cidr
 
@@ -24,13 +24,9 @@ REPO = Path(__file__).resolve().parents[3]
 COUNT = 3
 
 
-def _r(name: str) -> Resource:
-    r = lookup(name)
-    assert r is not None
-    return r
 
 
-NODES, PODS, LEASES = _r("nodes"), _r("pods"), _r("leases")
+NODES, PODS, LEASES = require("nodes"), require("pods"), require("leases")
 
 
 def _ready_node(client: Client, name: str) -> dict[str, Any] | None:

@@ -18,7 +18,7 @@ from typing import Any
 from util import free_port, wait_for
 
 from minik.api.errors import NotFoundError
-from minik.api.resources import Resource, lookup
+from minik.api.resources import require
 from minik.client.kubeconfig import merge_context
 from minik.client.rest import Client
 from minik.kubelet.config import KubeletConfig
@@ -30,13 +30,9 @@ from minik.runtime.client import RuntimeClient
 Obj = dict[str, Any]
 
 
-def res(name: str) -> Resource:
-    r = lookup(name)
-    assert r is not None
-    return r
 
 
-PODS, NODES, LEASES, EVENTS = res("pods"), res("nodes"), res("leases"), res("events")
+PODS, NODES, LEASES, EVENTS = require("pods"), require("nodes"), require("leases"), require("events")
 
 # short periods so the whole suite stays fast on a small machine
 FAST_FLAGS = {

@@ -6,14 +6,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from kubelet_node import PODS, TestNode, condition, container_states, res
+from kubelet_node import PODS, TestNode, condition, container_states
 from util import wait_for
 
 from minik.api.errors import NotFoundError
+from minik.api.resources import require
 
 pytestmark = pytest.mark.root
 
-SERVICES = res("services")
+SERVICES = require("services")
 # a main process that ends at once on SIGTERM (PID 1 has no default handlers: sh needs the trap)
 TERM_AWARE = "trap 'echo TERM >> /host/log; exit 0' TERM; while true; do sleep 0.2; done"
 

@@ -16,20 +16,13 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from util import wait_for  # noqa: E402
 
-from minik.api.resources import Resource, lookup  # noqa: E402
+from minik.api.resources import require  # noqa: E402
 from minik.client.rest import Client  # noqa: E402
 from minik.scheduler.scheduler import Scheduler  # noqa: E402
 
 Obj = dict[str, Any]
 
-
-def _r(name: str) -> Resource:
-    r = lookup(name)
-    assert r is not None
-    return r
-
-
-PODS, NODES, EVENTS = _r("pods"), _r("nodes"), _r("events")
+PODS, NODES, EVENTS = require("pods"), require("nodes"), require("events")
 
 
 @dataclass

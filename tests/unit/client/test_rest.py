@@ -23,17 +23,10 @@ from minik.api.errors import (
     NotFoundError,
     ServiceUnavailableError,
 )
-from minik.api.resources import Resource, lookup
+from minik.api.resources import require
 from minik.client.rest import Client, ConnectionFailed, WatchEvent
 
-
-def res(name: str) -> Resource:
-    r = lookup(name)
-    assert r is not None
-    return r
-
-
-PODS, NODES, DEPLOYMENTS = res("pods"), res("nodes"), res("deployments")
+PODS, NODES, DEPLOYMENTS = require("pods"), require("nodes"), require("deployments")
 
 
 def status(code: int, reason: str, message: str, **details: Any) -> dict[str, Any]:

@@ -12,17 +12,13 @@ from typing import Any
 
 from minik.api.errors import AlreadyExistsError, ConflictError, NotFoundError, StatusError
 from minik.api.names import generate_name
-from minik.api.resources import Resource, lookup
+from minik.api.resources import Resource, require
 from minik.apiserver.patch import apply_json_patch, apply_merge_patch, apply_strategic_merge_patch
 from minik.controllers.informers import InformerFactory
 
 Obj = dict[str, Any]
 
 
-def res(name: str) -> Resource:
-    r = lookup(name)
-    assert r is not None
-    return r
 
 
 @dataclass
@@ -227,7 +223,7 @@ class Harness:
 
     def cache(self, plural: str, *objs: Obj) -> list[Obj]:
         """Put objects in both the fake server and the informer cache (as a synced informer would)."""
-        r = res(plural)
+        r = require(plural)
         stored = []
         for obj in objs:
             o = self.client.add(r, obj)
@@ -237,7 +233,7 @@ class Harness:
 
     def refresh(self, plural: str) -> None:
         """Make the informer cache match the fake server (as if every watch event arrived)."""
-        r = res(plural)
+        r = require(plural)
         store = self.factory.informer(plural).store
         store.replace(copy.deepcopy(o) for (p, _ns, _n), o in self.client.objects.items() if p == r.plural)
 

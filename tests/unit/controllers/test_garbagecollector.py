@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from ctrlfake import Harness, pod, replica_set, res
+from ctrlfake import Harness, pod, replica_set
 
+from minik.api.resources import require
 from minik.controllers.garbagecollector import GarbageCollector
 
-RS, PODS = res("replicasets"), res("pods")
+RS, PODS = require("replicasets"), require("pods")
 
 
 def make(h: Harness) -> GarbageCollector:

@@ -5,15 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from ctrlfake import Harness, pod, res
+from ctrlfake import Harness, pod
 
+from minik.api.resources import require
 from minik.controllers.nodeipam import CIDRSet, CIDRSetFull, NodeIpamController
 from minik.controllers.nodelifecycle import NodeLifecycleController
 from minik.controllers.podgc import PodGCController
 from minik.controllers.taint_eviction import TaintEvictionController
 
 Obj = dict[str, Any]
-NODES, PODS = res("nodes"), res("pods")
+NODES, PODS = require("nodes"), require("pods")
 
 
 class Clock:
