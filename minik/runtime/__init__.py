@@ -5,6 +5,8 @@ Where things are:
     sandboxes.py   pod sandboxes: pause process, pod cgroup, /etc/hosts|hostname|resolv.conf, /dev/shm
     containers.py  containers: overlay rootfs, cgroup, start via the shim, stop, remove, exec, status
     shim.py        minik-shim: the per-container parent that keeps logs and the exit code
+    zygote.py      minik-zygote: a warm interpreter that forks the helpers (shim, pause, exec)
+    process.py     starting helpers (through the zygote, else `python -m`), signalling, waiting
     init.py        what runs between fork and exec: namespaces, mounts, pivot_root, caps, user
     pause.py       minik-pause: holds the pod's net/ipc/uts namespaces
     nsexec.py      exec into a running container (setns + cgroup + caps + user)

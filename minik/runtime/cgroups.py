@@ -147,9 +147,11 @@ def _flat_keyed(path: Path) -> dict[str, int]:
 
 def remove_tree(directory: Path) -> None:
     """Remove a cgroup tree bottom-up, SIGKILLing any process still inside (leftovers of a killed run)."""
-    if not directory.is_dir():
+    try:  # scandir's d_type: no stat() for each of the dozens of control files in a cgroup dir
+        children = [Path(e.path) for e in os.scandir(directory) if e.is_dir(follow_symlinks=False)]
+    except (FileNotFoundError, NotADirectoryError):
         return
-    for child in sorted((p for p in directory.iterdir() if p.is_dir()), reverse=True):
+    for child in sorted(children, reverse=True):
         remove_tree(child)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:

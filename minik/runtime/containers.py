@@ -18,16 +18,14 @@ import contextlib
 import os
 import shutil
 import signal
-import subprocess
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
 from minik.runtime import linux
 from minik.runtime.cgroups import Cgroups, Resources
 from minik.runtime.images.store import ImageStore
-from minik.runtime.process import helper_argv, helper_env, run_detached_helper, signal_process, wait_gone
+from minik.runtime.process import helper_argv, signal_process, wait_gone
 from minik.runtime.sandboxes import Sandboxes, is_mounted
 from minik.runtime.spec import (
     MASKED_PATHS,
@@ -76,9 +74,18 @@ class Containers(RecordStore):
         self.cgroups = cgroups
         self.images = images
         self.sandboxes = sandboxes
+        self.helpers = sandboxes.helpers
         self.log_max_size = log_max_size
         self.log_max_files = log_max_files
-        self.lock = threading.RLock()
+        self.lock = threading.Lock()  # guards `locks`
+        self.locks: dict[str, threading.Lock] = {}
+
+    def _lock(self, container_id: str) -> threading.Lock:
+        """One lock per container: a start and a remove of one container never overlap, while
+        different containers are created, started and removed in parallel (a start waits for its
+        shim's report, a remove for the kernel to let go of mounts and cgroups)."""
+        with self.lock:
+            return self.locks.setdefault(container_id, threading.Lock())
 
     def status_file(self, record: dict[str, Any]) -> dict[str, Any]:
         return read_json(self.dir(record["id"]) / "status.json") or {}
@@ -101,7 +108,7 @@ class Containers(RecordStore):
         if status.get("started_at") and not status.get("finished_at") and self.state(record, status) == EXITED:
             status.update(finished_at=now_ns(), exit_code=255, reason="Unknown",
                           message="container and shim disappeared; exit code lost")
-            write_json(self.dir(record["id"]) / "status.json", status)
+            write_json(self.dir(record["id"]) / "status.json", status, durable=False)
         return status
 
     # ---------------------------------------------------------------- create
@@ -127,85 +134,85 @@ class Containers(RecordStore):
         log_path = directory / "container.log"
         if log_dir and config.get("log_path"):
             log_path = Path(log_dir) / str(config["log_path"])
-        with self.lock:
-            for path in (rootfs, upper, work):
-                path.mkdir(parents=True)
-            try:
-                lowerdirs = self.images.lease(container_id, image)
-                linux.mount("overlay", str(rootfs), "overlay", 0, overlay_options(lowerdirs, upper, work))
-                image_cfg = image.exec_config
-                user = resolve_user(
-                    str(image_cfg.get("User") or ""),
-                    (security.get("run_as_user") or {}).get("value"),
-                    (security.get("run_as_group") or {}).get("value"),
-                    security.get("run_as_username") or None,
-                    [int(g) for g in security.get("supplemental_groups") or []],
-                    rootfs,
-                )
-                args = merge_command(
-                    list(config.get("command") or []),
-                    list(config.get("args") or []),
-                    list(image_cfg.get("Entrypoint") or []),
-                    list(image_cfg.get("Cmd") or []),
-                )
-                if not args:
-                    raise CRIError("no command specified: the image has no Entrypoint/Cmd and none was given")
-                caps = security.get("capabilities") or {}
-                mounts = self._mounts(sandbox, config)
-                resources = Resources.from_cri(linux_cfg.get("resources"))
-                self.cgroups.create(cgroup, resources)
-                spec = {
-                    "id": container_id,
-                    "rootfs": str(rootfs),
-                    "args": args,
-                    "env": merge_env(list(image_cfg.get("Env") or []), list(config.get("envs") or [])),
-                    "cwd": str(config.get("working_dir") or image_cfg.get("WorkingDir") or "/"),
-                    "user": {"uid": user.uid, "gid": user.gid, "additional_gids": user.additional_gids},
-                    "namespaces": namespaces,
-                    "mounts": mounts,
-                    "privileged": privileged,
-                    "capabilities": capability_set(
-                        list(caps.get("add_capabilities") or []), list(caps.get("drop_capabilities") or []), privileged
-                    ),
-                    "no_new_privs": not privileged,
-                    "readonly_rootfs": bool(security.get("readonly_rootfs")),
-                    "masked_paths": list(security.get("masked_paths") or MASKED_PATHS),
-                    "readonly_paths": list(security.get("readonly_paths") or READONLY_PATHS),
-                    "tty": bool(config.get("tty")),
-                    "cgroup_procs": self.cgroups.procs_files(cgroup),
-                    "oom_files": self.cgroups.oom_files(cgroup),
-                    "log_path": str(log_path),
-                    "log_max_size": self.log_max_size,
-                    "log_max_files": self.log_max_files,
-                    "status_path": str(directory / "status.json"),
-                    "stop_signal": str(image_cfg.get("StopSignal") or "SIGTERM"),
-                }
-                record = {
-                    "id": container_id,
-                    "pod_sandbox_id": sandbox["id"],
-                    "metadata": metadata,
-                    "image": {"image": image_ref},
-                    "image_id": image.id,
-                    "image_name": image.repo_tags[0] if image.repo_tags else image_ref,
-                    "labels": config.get("labels") or {},
-                    "annotations": config.get("annotations") or {},
-                    "created_at": now_ns(),
-                    "log_path": str(log_path),
-                    "cgroup": cgroup,
-                    "mounts": config.get("mounts") or [],
-                    "resources": linux_cfg.get("resources") or {},
-                    "overlay": {
-                        "lowerdir": [str(p) for p in lowerdirs],
-                        "upperdir": str(upper),
-                        "workdir": str(work),
-                        "merged": str(rootfs),
-                    },
-                }
-                write_json(directory / "spec.json", spec)
-                write_json(directory / "container.json", record)
-            except BaseException:
-                self._destroy(container_id, cgroup)
-                raise
+        # no lock: nobody else knows this id until container.json exists
+        for path in (rootfs, upper, work):
+            path.mkdir(parents=True)
+        try:
+            lowerdirs = self.images.lease(container_id, image)
+            linux.mount("overlay", str(rootfs), "overlay", 0, overlay_options(lowerdirs, upper, work))
+            image_cfg = image.exec_config
+            user = resolve_user(
+                str(image_cfg.get("User") or ""),
+                (security.get("run_as_user") or {}).get("value"),
+                (security.get("run_as_group") or {}).get("value"),
+                security.get("run_as_username") or None,
+                [int(g) for g in security.get("supplemental_groups") or []],
+                rootfs,
+            )
+            args = merge_command(
+                list(config.get("command") or []),
+                list(config.get("args") or []),
+                list(image_cfg.get("Entrypoint") or []),
+                list(image_cfg.get("Cmd") or []),
+            )
+            if not args:
+                raise CRIError("no command specified: the image has no Entrypoint/Cmd and none was given")
+            caps = security.get("capabilities") or {}
+            mounts = self._mounts(sandbox, config)
+            resources = Resources.from_cri(linux_cfg.get("resources"))
+            self.cgroups.create(cgroup, resources)
+            spec = {
+                "id": container_id,
+                "rootfs": str(rootfs),
+                "args": args,
+                "env": merge_env(list(image_cfg.get("Env") or []), list(config.get("envs") or [])),
+                "cwd": str(config.get("working_dir") or image_cfg.get("WorkingDir") or "/"),
+                "user": {"uid": user.uid, "gid": user.gid, "additional_gids": user.additional_gids},
+                "namespaces": namespaces,
+                "mounts": mounts,
+                "privileged": privileged,
+                "capabilities": capability_set(
+                    list(caps.get("add_capabilities") or []), list(caps.get("drop_capabilities") or []), privileged
+                ),
+                "no_new_privs": not privileged,
+                "readonly_rootfs": bool(security.get("readonly_rootfs")),
+                "masked_paths": list(security.get("masked_paths") or MASKED_PATHS),
+                "readonly_paths": list(security.get("readonly_paths") or READONLY_PATHS),
+                "tty": bool(config.get("tty")),
+                "cgroup_procs": self.cgroups.procs_files(cgroup),
+                "oom_files": self.cgroups.oom_files(cgroup),
+                "log_path": str(log_path),
+                "log_max_size": self.log_max_size,
+                "log_max_files": self.log_max_files,
+                "status_path": str(directory / "status.json"),
+                "stop_signal": str(image_cfg.get("StopSignal") or "SIGTERM"),
+            }
+            record = {
+                "id": container_id,
+                "pod_sandbox_id": sandbox["id"],
+                "metadata": metadata,
+                "image": {"image": image_ref},
+                "image_id": image.id,
+                "image_name": image.repo_tags[0] if image.repo_tags else image_ref,
+                "labels": config.get("labels") or {},
+                "annotations": config.get("annotations") or {},
+                "created_at": now_ns(),
+                "log_path": str(log_path),
+                "cgroup": cgroup,
+                "mounts": config.get("mounts") or [],
+                "resources": linux_cfg.get("resources") or {},
+                "overlay": {
+                    "lowerdir": [str(p) for p in lowerdirs],
+                    "upperdir": str(upper),
+                    "workdir": str(work),
+                    "merged": str(rootfs),
+                },
+            }
+            write_json(directory / "spec.json", spec)
+            write_json(directory / "container.json", record)
+        except BaseException:
+            self._destroy(container_id, cgroup)
+            raise
         return container_id
 
     def _mounts(self, sandbox: dict[str, Any], config: dict[str, Any]) -> list[dict[str, Any]]:
@@ -243,7 +250,7 @@ class Containers(RecordStore):
     # ---------------------------------------------------------------- lifecycle
 
     def start(self, container_id: str) -> None:
-        with self.lock:
+        with self._lock(self.get(container_id)["id"]):
             record = self.get(container_id)
             if self.state(record) != CREATED:
                 raise CRIError(f"container {record['id']} is not in created state")
@@ -255,7 +262,7 @@ class Containers(RecordStore):
                 lowerdirs = [Path(p) for p in overlay.get("lowerdir", [])]
                 linux.mount("overlay", str(directory / "rootfs"), "overlay", 0,
                             overlay_options(lowerdirs, directory / "upper", directory / "work"))
-            run_detached_helper("shim", [str(directory / "spec.json")], directory / "shim.log")
+            self.helpers.run_detached("shim", [str(directory / "spec.json")], directory / "shim.log", standby=True)
 
     def stop(self, container_id: str, timeout: int | float = 0) -> None:
         """SIGTERM (or the image's StopSignal), wait up to `timeout` seconds, then SIGKILL. Idempotent."""
@@ -270,9 +277,8 @@ class Containers(RecordStore):
             wait_gone(pid, start, float(timeout))
         signal_process(pid, start, signal.SIGKILL)
         wait_gone(pid, start, 30)
-        deadline = time.monotonic() + 30
-        while self.state(record) == RUNNING and time.monotonic() < deadline:
-            time.sleep(0.02)  # the shim is collecting the exit code
+        # the shim exits once it has written the exit code
+        wait_gone(int(status.get("shim_pid") or 0), status.get("shim_start"), 30)
         self._settle_lost(record)
 
     def remove(self, container_id: str) -> None:
@@ -282,12 +288,14 @@ class Containers(RecordStore):
         except NotFoundError:
             return
         self.stop(record["id"], 0)
-        with self.lock:
+        with self._lock(record["id"]):
             self._destroy(record["id"], record.get("cgroup"))
             log_path = Path(str(record.get("log_path", "")))
             if log_path.is_absolute() and not log_path.is_relative_to(self.dir(record["id"])):
                 for file in [log_path, *log_path.parent.glob(f"{log_path.name}.*")]:
                     file.unlink(missing_ok=True)
+        with self.lock:
+            self.locks.pop(record["id"], None)
 
     # ---------------------------------------------------------------- views
 
@@ -360,16 +368,12 @@ class Containers(RecordStore):
         status = self.status_file(record)
         if self.state(record, status) != RUNNING or not cmd:
             raise CRIError(f"container {record['id']} is not running" if cmd else "exec needs a command")
-        argv = helper_argv("nsexec", str(self.dir(record["id"]) / "spec.json"), str(status["pid"]), *cmd)
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                env=helper_env(), cwd="/")
+        args = [str(self.dir(record["id"]) / "spec.json"), str(status["pid"]), *cmd]
         try:
-            out, err = proc.communicate(timeout=timeout if timeout and timeout > 0 else None)
-        except subprocess.TimeoutExpired:
-            proc.terminate()  # the helper SIGKILLs the command it started
-            proc.communicate()
+            out, err, code = self.helpers.run_output("nsexec", args, timeout)
+        except TimeoutError:
             raise CRIError(f"command {cmd!r} timed out after {timeout}s") from None
-        return {"stdout": out, "stderr": err, "exit_code": proc.returncode}
+        return {"stdout": out, "stderr": err, "exit_code": code}
 
     def exec_argv(self, container_id: str, cmd: list[str]) -> list[str]:
         """The command line that enters the container (for an interactive exec with a terminal)."""

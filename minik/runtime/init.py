@@ -3,8 +3,9 @@
 Runs as PID 1 of a fresh pid namespace (the shim unshared it before forking). In order:
 join the pod's net/ipc/uts namespaces, take a private mount namespace, build the rootfs
 (/proc, read-only /sys, a tmpfs /dev with the standard nodes, /dev/pts, /dev/shm, bind mounts for
-volumes and /etc/hosts|hostname|resolv.conf), pivot_root into it, mask Docker's /proc paths,
-drop capabilities, set no_new_privs, switch user, chdir, exec. Any failure is written to the error
+volumes and /etc/hosts|hostname|resolv.conf), pivot_root into it, mask Docker's /proc paths, wait
+until the shim has put us in the container's cgroup (it does that while we mount), drop
+capabilities, set no_new_privs, switch user, chdir, exec. Any failure is written to the error
 pipe, which exec closes on success (it is close-on-exec), so the shim can tell "started" from "failed".
 """
 
@@ -194,15 +195,15 @@ def container_init(spec: dict[str, Any], sync_fd: int, error_fd: int, stdio: tup
             os.setsid()
             for target, fd in enumerate(stdio):
                 os.dup2(fd, target)
-        if os.read(sync_fd, 1) != b"1":  # the shim has put us in our cgroup
-            os._exit(1)
-        os.close(sync_fd)
         for ns in ("ipc", "uts", "net"):
             path = spec.get("namespaces", {}).get(ns)
             if path:
                 linux.setns_path(path, linux.NS_FLAGS[ns])
         linux.unshare(linux.CLONE_NEWNS)
-        setup_rootfs(spec)
+        setup_rootfs(spec)  # meanwhile the shim moves us into our cgroup: the two overlap
+        if os.read(sync_fd, 1) != b"1":  # in our cgroup before anything of the user's runs
+            os._exit(1)
+        os.close(sync_fd)
         become(spec)
         exec_process(spec)
     except BaseException as error:  # noqa: BLE001 - everything goes to the shim

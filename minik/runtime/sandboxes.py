@@ -17,7 +17,7 @@ from typing import Any
 from minik.runtime import linux
 from minik.runtime.cgroups import Cgroups, Resources
 from minik.runtime.network import NetworkPlugin, host_veth
-from minik.runtime.process import kill_and_wait, run_detached_helper
+from minik.runtime.process import HelperLauncher, kill_and_wait
 from minik.runtime.state import CRIError, RecordStore, log, new_id, now_ns, write_json
 
 SANDBOX_READY = "SANDBOX_READY"
@@ -76,10 +76,12 @@ class Sandboxes(RecordStore):
     kind = "pod sandbox"
     file = "sandbox.json"
 
-    def __init__(self, root: Path, cgroups: Cgroups, network: NetworkPlugin) -> None:
+    def __init__(self, root: Path, cgroups: Cgroups, network: NetworkPlugin,
+                 helpers: HelperLauncher | None = None) -> None:
         super().__init__(root / "sandboxes")
         self.cgroups = cgroups
         self.network = network
+        self.helpers = helpers or HelperLauncher(str(root))
         self.lock = threading.RLock()
 
     def state(self, record: dict[str, Any]) -> str:
@@ -139,7 +141,7 @@ class Sandboxes(RecordStore):
                 self.cgroups.create(pod_cgroup, Resources.from_cri(linux_cfg.get("resources")))
                 self.cgroups.create(record["pause_cgroup"])
                 args = [hostname] + (["--host-network"] if host_network else [])
-                report = run_detached_helper("pause", args, directory / "pause.log")
+                report = self.helpers.run_detached("pause", args, directory / "pause.log")
                 pid = int(report["pid"])
                 record["pause_pid"] = pid
                 record["pause_start"] = linux.process_start_time(pid)

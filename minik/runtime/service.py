@@ -15,6 +15,7 @@ from minik.runtime.containers import CREATED, EXITED, RUNNING, Containers
 from minik.runtime.images.registry import RegistryConfig, pull
 from minik.runtime.images.store import Image, ImageStore
 from minik.runtime.network import LoopbackOnly, NetworkPlugin
+from minik.runtime.process import HelperLauncher
 from minik.runtime.sandboxes import SANDBOX_READY, Sandboxes
 from minik.runtime.state import DEFAULT_ROOT, CRIError, NotFoundError
 
@@ -63,7 +64,9 @@ class Runtime:
         self.registry = registry or RegistryConfig()
         self.cgroups = cgroups or open_cgroups(cgroup_parent)
         self.images = ImageStore(root / "images", self.registry.default_registry)
-        self.sandboxes = Sandboxes(root, self.cgroups, network or LoopbackOnly())
+        self.helpers = HelperLauncher(str(root), root / "zygote.log")
+        self.helpers.start()  # warm it up while the first pod is still being asked for
+        self.sandboxes = Sandboxes(root, self.cgroups, network or LoopbackOnly(), self.helpers)
         self.containers = Containers(root, self.cgroups, self.images, self.sandboxes, log_max_size, log_max_files)
 
     # ---------------------------------------------------------------- runtime info

@@ -2,9 +2,12 @@
 
 The runtime starts `python -m minik.runtime.shim SPEC`; it forks and the first process exits at
 once, so the shim is adopted by init and is nobody's child: a runtime or kubelet restart does not
-touch it. The shim unshares a pid namespace, forks the container (PID 1 inside), puts it in its
-cgroup, copies its stdout/stderr into the CRI log, and when it exits writes the exit code, finish
-time and reason (OOMKilled when the cgroup's oom_kill counter went up) to status.json.
+touch it. (Usually the runtime's zygote hands the spec to a standby process that it double-forked
+in advance, which then enters `main_detached` directly: same shim, no interpreter start-up and no
+fork on the way.) The shim unshares a pid namespace, forks the container (PID 1 inside), puts it
+in its cgroup while the container builds its rootfs, copies its stdout/stderr into the CRI log,
+and when it exits writes the exit code, finish time and reason (OOMKilled when the cgroup's
+oom_kill counter went up) to status.json.
 """
 
 from __future__ import annotations
@@ -50,7 +53,7 @@ def exit_code_of(status: int) -> tuple[int, bool]:
 def _update_status(path: Path, **fields: Any) -> None:
     status = read_json(path) or {}
     status.update(fields)
-    write_json(path, status)
+    write_json(path, status, durable=False)
 
 
 def _report(payload: dict[str, Any]) -> None:
@@ -127,7 +130,7 @@ def run(spec_path: Path) -> int:
     for fd in child_side:
         os.close(fd)
     try:
-        for procs in spec.get("cgroup_procs", []):
+        for procs in dict.fromkeys(spec.get("cgroup_procs", [])):  # co-mounted controllers share one file
             Path(procs).write_text(str(child))
     except OSError as error:
         os.kill(child, signal.SIGKILL)
@@ -137,10 +140,10 @@ def run(spec_path: Path) -> int:
                        message=message)
         _report({"error": message})
         return 1
-    _update_status(status_path, pid=child, pid_start=linux.process_start_time(child), started_at=now_ns(),
-                   shim_pid=os.getpid(), shim_start=linux.process_start_time(os.getpid()))
     os.write(sync_w, b"1")
     os.close(sync_w)
+    _update_status(status_path, pid=child, pid_start=linux.process_start_time(child), started_at=now_ns(),
+                   shim_pid=os.getpid(), shim_start=linux.process_start_time(os.getpid()))
     failure = b""
     while chunk := os.read(error_r, 4096):
         failure += chunk
@@ -172,6 +175,12 @@ def main(argv: list[str] | None = None) -> int:
     if os.fork() > 0:
         os._exit(0)  # the runtime reaps this one; the shim lives on, adopted by init
     os.setsid()
+    return main_detached(args)
+
+
+def main_detached(args: list[str]) -> int:
+    """The shim proper, once it is nobody's child and leads its own session. The zygote's standby
+    process (already adopted by init) enters here directly, skipping main()'s double fork."""
     try:
         return run(Path(args[0]))
     except BaseException as error:  # noqa: BLE001 - tell the runtime, never die silently

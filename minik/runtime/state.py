@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import secrets
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,14 +27,19 @@ class NotFoundError(CRIError):
     """The named sandbox, container or image does not exist."""
 
 
-def write_json(path: Path, data: Any) -> None:
-    """Write-then-rename so a crash leaves the old file or the new one, never half of one."""
+def write_json(path: Path, data: Any, durable: bool = True) -> None:
+    """Write-then-rename so a crash leaves the old file or the new one, never half of one.
+
+    `durable=False` skips the fsync: for state about live processes (a container's status.json),
+    which a machine crash makes moot anyway, on the path of every container start and exit.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
     with open(tmp, "w") as f:
-        json.dump(data, f, indent=1, sort_keys=True)
-        f.flush()
-        os.fsync(f.fileno())
+        f.write(json.dumps(data, indent=1, sort_keys=True))
+        if durable:
+            f.flush()
+            os.fsync(f.fileno())
     os.replace(tmp, path)
 
 
@@ -60,8 +64,9 @@ def read_json(path: Path) -> dict[str, Any] | None:
 
 
 def new_id() -> str:
-    """A 64-hex id like containerd's, so crictl-style prefixes work."""
-    return secrets.token_hex(32)
+    """A 64-hex id like containerd's, so crictl-style prefixes work (os.urandom, as `secrets` uses:
+    importing `secrets` would pull hashlib and random into every helper the zygote forks)."""
+    return os.urandom(32).hex()
 
 
 def now_ns() -> int:
@@ -108,7 +113,9 @@ class RecordStore:
         raise NotFoundError(f"{self.kind} {record_id!r} not found")
 
     def get(self, record_id: str) -> dict[str, Any]:
-        record = self.record(self.resolve(record_id))
+        record = self.record(record_id)  # a full id, the usual case: one read
+        if record is None:
+            record = self.record(self.resolve(record_id))
         if record is None:
             raise NotFoundError(f"{self.kind} {record_id!r} not found")
         return record
