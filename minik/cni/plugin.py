@@ -7,8 +7,13 @@ when there is nothing left to undo; CHECK compares the kernel with the previous 
 lists the spec versions; GC (CNI 1.1) frees what no valid attachment owns; STATUS says whether
 ADD can succeed.
 
-Every command holds the network's IPAM lock from start to end: pod setups on a node are
-serialised, so two ADDs never race on the bridge or the iptables rules.
+Every command holds the network's IPAM lock while it touches what pods share: the address
+store, the bridge, sysctls and the iptables rules. ADD then creates and configures its own veth
+pair outside it (a host end named after its attachment, the pod end in its own namespace), so
+a node's pod setups overlap instead of queueing behind each other's netlink and namespace work.
+
+The plugin is a fresh process per call (`python -S -m minik.cni`): it imports only what the
+command needs (pyroute2 and iptables not at all for VERSION), when it needs it.
 """
 
 from __future__ import annotations
@@ -20,9 +25,6 @@ import sys
 from collections.abc import Mapping
 from typing import IO, Any
 
-from pyroute2 import IPRoute
-
-from minik.cni import bridge, masq
 from minik.cni.config import SUPPORTED_VERSIONS, CmdArgs, NetConf, parse_env, parse_netconf, version_tuple
 from minik.cni.errors import (
     CHECK_FAILED,
@@ -33,8 +35,6 @@ from minik.cni.errors import (
     CNIError,
 )
 from minik.cni.ipam import HostLocal
-from minik.cni.sysctl import ensure_forwarding
-from minik.proxy.iptables import IPTables, IPTablesError
 
 LATEST = SUPPORTED_VERSIONS[-1]
 Result = dict[str, Any] | None
@@ -55,26 +55,35 @@ def _interface(name: str, link: Any, sandbox: str | None = None, mtu: int | None
 
 
 def cmd_add(args: CmdArgs, conf: NetConf) -> Result:
+    from minik.cni import bridge, masq
+    from minik.cni.sysctl import ensure_forwarding
+    from minik.proxy.iptables import IPTables
+
     ipam = HostLocal(conf.name, conf.ipam)
     host_name = bridge.host_veth_name(args.container_id, args.ifname)
     routes = conf.ipam.routes
-    with ipam.locked():
-        for warning in ensure_forwarding():
-            _warn(warning)
-        with IPRoute() as ipr:
+    with bridge.IPRoute() as ipr:
+        with ipam.locked():  # what every pod of the node shares
+            for warning in ensure_forwarding():
+                _warn(warning)
             br = bridge.ensure_bridge(ipr, conf.bridge, conf.gateway_interface, conf.mtu)
             address = ipam.allocate(args.container_id, args.ifname)
-            pod_ip = ipaddress.IPv4Interface(f"{address}/{conf.ipam.subnet.prefixlen}")
             try:
-                host = bridge.add_veth(ipr, br["index"], host_name, args.netns, args.ifname, conf.mtu,
-                                       conf.hairpin_mode)
-                pod_mac = bridge.configure_pod(args.netns, args.ifname, pod_ip, conf.ipam.gateway, routes, conf.mtu)
                 if conf.ip_masq:
                     masq.ensure_pod_egress(IPTables(), conf.ipam.subnet, conf.cluster_cidr or conf.ipam.subnet)
             except BaseException:
                 ipam.release(args.container_id, args.ifname)
-                bridge.remove_link(ipr, host_name)
                 raise
+        pod_ip = ipaddress.IPv4Interface(f"{address}/{conf.ipam.subnet.prefixlen}")
+        try:  # this attachment's own links: no lock
+            host = bridge.add_veth(ipr, br["index"], host_name, args.netns, args.ifname, conf.mtu,
+                                   conf.hairpin_mode)
+            pod_mac = bridge.configure_pod(args.netns, args.ifname, pod_ip, conf.ipam.gateway, routes, conf.mtu)
+        except BaseException:
+            bridge.remove_link(ipr, host_name)
+            with ipam.locked():
+                ipam.release(args.container_id, args.ifname)
+            raise
     ip_entry: dict[str, Any] = {"address": str(pod_ip), "gateway": str(conf.ipam.gateway), "interface": 2}
     if version_tuple(conf.cni_version) < (1, 0, 0):
         ip_entry["version"] = "4"
@@ -92,9 +101,11 @@ def cmd_add(args: CmdArgs, conf: NetConf) -> Result:
 
 
 def cmd_del(args: CmdArgs, conf: NetConf) -> Result:
+    from minik.cni import bridge
+
     ipam = HostLocal(conf.name, conf.ipam)
     with ipam.locked():
-        with IPRoute() as ipr:
+        with bridge.IPRoute() as ipr:
             removed = bridge.remove_link(ipr, bridge.host_veth_name(args.container_id, args.ifname))
         if not removed and args.netns and os.path.exists(args.netns):
             try:  # the host end is gone but the pod still has its end (e.g. renamed): remove that
@@ -107,6 +118,8 @@ def cmd_del(args: CmdArgs, conf: NetConf) -> Result:
 
 
 def cmd_check(args: CmdArgs, conf: NetConf) -> Result:
+    from minik.cni import bridge
+
     if version_tuple(conf.cni_version) < (0, 4, 0):
         raise CNIError(INCOMPATIBLE_VERSION, "CHECK needs cniVersion 0.4.0 or later", conf.cni_version)
     prev = conf.prev_result
@@ -116,7 +129,7 @@ def cmd_check(args: CmdArgs, conf: NetConf) -> Result:
     owned = HostLocal(conf.name, conf.ipam).get(args.container_id, args.ifname)
     if owned != want.ip:
         raise CNIError(CHECK_FAILED, f"IPAM does not hold {want.ip} for this container", f"it holds {owned}")
-    with IPRoute() as ipr:
+    with bridge.IPRoute() as ipr:
         br_index = bridge.link_index(ipr, conf.bridge)
         if br_index is None:
             raise CNIError(CHECK_FAILED, f"bridge {conf.bridge} is missing")
@@ -133,13 +146,15 @@ def cmd_check(args: CmdArgs, conf: NetConf) -> Result:
 
 
 def cmd_gc(args: CmdArgs, conf: NetConf) -> Result:
+    from minik.cni import bridge
+
     valid = {(str(a.get("containerID")), str(a.get("ifname")))
              for a in conf.raw.get("cni.dev/valid-attachments") or [] if isinstance(a, dict)}
     ipam = HostLocal(conf.name, conf.ipam)
     with ipam.locked():
         freed = ipam.gc(valid)
         keep = {bridge.host_veth_name(cid, ifname) for cid, ifname in valid}
-        with IPRoute() as ipr:
+        with bridge.IPRoute() as ipr:
             br_index = bridge.link_index(ipr, conf.bridge)
             stale = [n for n in bridge.veth_ports(ipr, br_index) if n not in keep] if br_index is not None else []
             for name in stale:
@@ -180,10 +195,13 @@ def run(env: Mapping[str, str], stdin: bytes) -> tuple[int, Result]:
         return 0, COMMANDS[args.command](args, conf)
     except CNIError as error:
         return 1, error.to_json(version)
-    except IPTablesError as error:
-        return 1, CNIError(IO_FAILURE, "iptables failed", str(error)).to_json(version)
     except OSError as error:
         return 1, CNIError(IO_FAILURE, "I/O failure", str(error)).to_json(version)
+    except Exception as error:
+        iptables = sys.modules.get("minik.proxy.iptables")  # imported only by a command that ran iptables
+        if iptables is None or not isinstance(error, iptables.IPTablesError):
+            raise
+        return 1, CNIError(IO_FAILURE, "iptables failed", str(error)).to_json(version)
 
 
 def main(env: Mapping[str, str] | None = None, stdin: IO[bytes] | None = None, stdout: IO[str] | None = None) -> int:

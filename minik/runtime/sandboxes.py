@@ -3,6 +3,12 @@ files every container of the pod mounts (/etc/hostname, /etc/hosts, /etc/resolv.
 
 State lives in `<root>/sandboxes/<id>/sandbox.json`; readiness is computed from it and from
 whether the recorded pause process (pid + start time) is still alive.
+
+Sandboxes are created in parallel (a burst of pods must not queue behind one runtime-wide lock
+while each waits for its CNI plugin): each sandbox has its own lock, held for its whole creation
+and taken by stop and remove, so those wait for a half-created sandbox instead of tearing it
+down under its creator's feet. Ids are random and each sandbox writes only its own directory,
+cgroup and CNI attachment; what is shared (IPAM, the bridge) the CNI plugin locks itself.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ import contextlib
 import shutil
 import socket
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -82,10 +89,27 @@ class Sandboxes(RecordStore):
         self.cgroups = cgroups
         self.network = network
         self.helpers = helpers or HelperLauncher(str(root))
-        self.lock = threading.RLock()
+        self.lock = threading.Lock()  # guards `locks` only
+        self.locks: dict[str, threading.RLock] = {}
+
+    @contextlib.contextmanager
+    def locked(self, sandbox_id: str) -> Iterator[None]:
+        """Hold one sandbox's lock (re-entrant: remove stops under it); other sandboxes go on."""
+        with self.lock:
+            lock = self.locks.setdefault(sandbox_id, threading.RLock())
+        with lock:
+            yield
+
+    def forget(self, sandbox_id: str) -> None:
+        """Drop the lock of a sandbox that is gone."""
+        with self.lock:
+            self.locks.pop(sandbox_id, None)
 
     def state(self, record: dict[str, Any]) -> str:
-        if record.get("stopped") or not linux.alive(int(record.get("pause_pid") or 0), record.get("pause_start")):
+        # "creating": the network is not set up yet, or never will be (the runtime died meanwhile)
+        if record.get("creating") or record.get("stopped"):
+            return SANDBOX_NOTREADY
+        if not linux.alive(int(record.get("pause_pid") or 0), record.get("pause_start")):
             return SANDBOX_NOTREADY
         return SANDBOX_READY
 
@@ -129,8 +153,8 @@ class Sandboxes(RecordStore):
             "labels": config.get("labels") or {},
             "annotations": config.get("annotations") or {},
         }
-        with self.lock:
-            directory.mkdir(parents=True)
+        directory.mkdir(parents=True)  # the id is random: a collision fails here, nothing to lock
+        with self.locked(sandbox_id):
             try:
                 (directory / "hostname").write_text(hostname + "\n")
                 (directory / "resolv.conf").write_text(resolv_conf(config.get("dns_config")))
@@ -145,7 +169,9 @@ class Sandboxes(RecordStore):
                 pid = int(report["pid"])
                 record["pause_pid"] = pid
                 record["pause_start"] = linux.process_start_time(pid)
-                write_json(directory / "sandbox.json", record)
+                # recorded before the CNI call, so a runtime that dies during it leaves a record to
+                # clean up by (NOTREADY, as "creating" stays), not an orphaned pause process
+                write_json(directory / "sandbox.json", {**record, "creating": True})
                 self.cgroups.add_process(record["pause_cgroup"], pid)
                 if not host_network:
                     ip = self.network.setup(sandbox_id, f"/proc/{pid}/ns/net", config)
@@ -155,6 +181,7 @@ class Sandboxes(RecordStore):
                 write_json(directory / "sandbox.json", record)
             except BaseException:
                 self._destroy(record)
+                self.forget(sandbox_id)
                 raise
         return sandbox_id
 

@@ -91,26 +91,36 @@ class Runtime:
         return self.sandboxes.run(config)
 
     def stop_pod_sandbox(self, pod_sandbox_id: str) -> None:
-        """Kill the pod's containers and its pause process; keeps state until remove. Idempotent."""
+        """Kill the pod's containers and its pause process; keeps state until remove. Idempotent.
+        Waits for a sandbox still being created (its lock), then reads its final record."""
         try:
-            record = self.sandboxes.get(pod_sandbox_id)
+            sandbox_id = self.sandboxes.get(pod_sandbox_id)["id"]
         except NotFoundError:
             return
-        for container in self.containers.all():
-            if container.get("pod_sandbox_id") == record["id"]:
-                self.containers.stop(container["id"], 0)
-        self.sandboxes.stop_pause(record)
+        with self.sandboxes.locked(sandbox_id):
+            record = self.sandboxes.record(sandbox_id)
+            if record is None:  # removed while we waited
+                return
+            for container in self.containers.all():
+                if container.get("pod_sandbox_id") == sandbox_id:
+                    self.containers.stop(container["id"], 0)
+            self.sandboxes.stop_pause(record)
 
     def remove_pod_sandbox(self, pod_sandbox_id: str) -> None:
         try:
-            record = self.sandboxes.get(pod_sandbox_id)
+            sandbox_id = self.sandboxes.get(pod_sandbox_id)["id"]
         except NotFoundError:
             return
-        self.stop_pod_sandbox(record["id"])
-        for container in self.containers.all():
-            if container.get("pod_sandbox_id") == record["id"]:
-                self.containers.remove(container["id"])
-        self.sandboxes.remove_dir(record)
+        with self.sandboxes.locked(sandbox_id):
+            record = self.sandboxes.record(sandbox_id)
+            if record is None:
+                return
+            self.stop_pod_sandbox(sandbox_id)
+            for container in self.containers.all():
+                if container.get("pod_sandbox_id") == sandbox_id:
+                    self.containers.remove(container["id"])
+            self.sandboxes.remove_dir(record)
+        self.sandboxes.forget(sandbox_id)
 
     def pod_sandbox_status(self, pod_sandbox_id: str, verbose: bool = False) -> dict[str, Any]:
         record = self.sandboxes.get(pod_sandbox_id)

@@ -126,7 +126,10 @@ class RecordStore:
             if entry.is_dir() and not entry.name.startswith("."):
                 record = self.record(entry.name)
                 if record is None:
-                    log.warning("%s dir %s has no valid %s; skipped", self.kind, entry, self.file)
+                    # no file yet is a record being created (its first write comes a moment later): not
+                    # worth a warning on every list; a corrupt one was reported by read_json
+                    level = logging.WARNING if (entry / self.file).exists() else logging.DEBUG
+                    log.log(level, "%s dir %s has no valid %s; skipped", self.kind, entry, self.file)
                     continue
                 records.append(record)
         return records

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import tarfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from minik.runtime import linux
 from minik.runtime.cgroups import (
     Resources,
     milli_cpu_to_quota,
@@ -18,7 +22,8 @@ from minik.runtime.cgroups import (
 from minik.runtime.images.extract import Entry, UnsafeLayerError, check_symlink, classify, safe_name
 from minik.runtime.images.registry import RegistryConfig, parse_challenge
 from minik.runtime.logs import MAX_LINE, LogWriter, format_record, parse_record, read_lines, tail
-from minik.runtime.state import rfc3339_nano
+from minik.runtime.sandboxes import SANDBOX_NOTREADY, SANDBOX_READY, Sandboxes
+from minik.runtime.state import RecordStore, rfc3339_nano, write_json
 
 # ---------------------------------------------------------------- logs
 
@@ -151,3 +156,21 @@ def test_bearer_challenge_parsing_and_insecure_registries() -> None:
     assert config.endpoint("127.0.0.1:5000") == "http://127.0.0.1:5000"  # loopback, like Docker
     assert config.endpoint("docker.io") == "https://registry-1.docker.io"
     assert config.endpoint("other:5000") == "https://other:5000"
+
+
+def test_a_record_being_created_is_skipped_quietly_and_not_ready(tmp_path: Path, caplog: Any) -> None:
+    """Parallel sandbox creation: a list may meet a directory whose record is not written yet (skip
+    it without a warning) or one whose network is not set up yet ("creating": never ready)."""
+    store = RecordStore(tmp_path)
+    (tmp_path / "half").mkdir()
+    write_json(tmp_path / "whole" / "record.json", {"id": "whole"})
+    (tmp_path / "corrupt").mkdir()
+    (tmp_path / "corrupt" / "record.json").write_text("{")
+    with caplog.at_level(logging.WARNING, logger="minik.runtime"):
+        assert [r["id"] for r in store.all()] == ["whole"]
+    assert "half" not in caplog.text and "corrupt" in caplog.text
+
+    sandboxes = Sandboxes.__new__(Sandboxes)
+    live = {"id": "s", "pause_pid": os.getpid(), "pause_start": linux.process_start_time(os.getpid())}
+    assert sandboxes.state(live) == SANDBOX_READY
+    assert sandboxes.state({**live, "creating": True}) == SANDBOX_NOTREADY
