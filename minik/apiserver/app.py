@@ -32,7 +32,7 @@ from minik.apiserver.auth import (
     node_restriction,
 )
 from minik.apiserver.patch import apply_json_patch, apply_merge_patch, apply_strategic_merge_patch
-from minik.apiserver.registry import DeleteOptions, Registry, now_rfc3339
+from minik.apiserver.registry import CachedList, DeleteOptions, Registry, now_rfc3339
 from minik.apiserver.server import APIServer, Config
 from minik.apiserver.storage import Obj
 from minik.cluster.tokens import CredentialExistsError, issue_node_token
@@ -306,11 +306,18 @@ def create_app(cfg: Config) -> FastAPI:
             if _truthy(params.get("watch")):
                 return await watch(request, reg, namespace, params)
             limit = params.get("limit", "0")
-            out = await reg.list(namespace, label_selector=params.get("labelSelector"),
-                                 field_selector=params.get("fieldSelector"),
-                                 limit=int(limit) if limit.isdigit() else 0,
-                                 continue_=params.get("continue") or None,
-                                 resource_version=params.get("resourceVersion"))
+            out = await reg.list_view(namespace, label_selector=params.get("labelSelector"),
+                                      field_selector=params.get("fieldSelector"),
+                                      limit=int(limit) if limit.isdigit() else 0,
+                                      continue_=params.get("continue") or None,
+                                      resource_version=params.get("resourceVersion"),
+                                      resource_version_match=params.get("resourceVersionMatch"))
+            if isinstance(out, CachedList):
+                if wants_table(request):  # the cache's decoded objects, read-only
+                    return json_response(to_table(reg, out.objects(), params,
+                                                  {"resourceVersion": out.resource_version}))
+                # each item's JSON was encoded once, when it entered the cache
+                return Response(content=out.to_json(), media_type="application/json")
             if wants_table(request):
                 return json_response(to_table(reg, out["items"], params, out["metadata"]))
             return json_response(out)

@@ -10,8 +10,9 @@ import base64
 import binascii
 import copy
 import json
+import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,11 +27,15 @@ from minik.api.names import generate_name
 from minik.api.resources import Resource
 from minik.api.validation import validate
 from minik.apiserver.patch import apply_json_patch, apply_merge_patch, apply_strategic_merge_patch
-from minik.apiserver.storage import CompactedError, Obj, Storage, StoredObject
+from minik.apiserver.storage import CachedObject, CompactedError, Obj, Storage, StoredObject, dumps
 from minik.apiserver.strategy import Strategy
 from minik.apiserver.watchcache import Filter, WatchCache, Watcher
 
+log = logging.getLogger(__name__)
+
 MAX_RETRIES = 30
+# How long a consistent list waits for the watch cache to reach etcd's revision before reading etcd.
+LIST_FRESH_TIMEOUT = 1.0
 SYSTEM_META = ("uid", "creationTimestamp", "generation", "deletionTimestamp",
                "deletionGracePeriodSeconds", "namespace", "name")
 
@@ -95,6 +100,33 @@ def decode_continue(token: str) -> tuple[int, str]:
     except (binascii.Error, ValueError, KeyError, TypeError):
         raise errors.BadRequestError("continue key is not valid: incorrect encoded start resourceVersion "
                                      "(version meta.k8s.io/v1)") from None
+
+
+def list_json(kind: str, api_version: str, metadata: Obj, items: Sequence[bytes]) -> bytes:
+    """A `<Kind>List` body from items already in JSON: concatenated, nothing decoded or re-encoded."""
+    head = dumps({"kind": kind, "apiVersion": api_version, "metadata": metadata})
+    return b"".join((head[:-1], b',"items":[', b",".join(items), b"]}"))
+
+
+@dataclass
+class CachedList:
+    """A list answered from the watch cache. Its items are the cache's own objects: read-only."""
+
+    kind: str
+    api_version: str
+    resource_version: str
+    entries: list[CachedObject]
+
+    def objects(self) -> list[Obj]:
+        return [e.obj for e in self.entries]
+
+    def to_json(self) -> bytes:
+        return list_json(self.kind, self.api_version, {"resourceVersion": self.resource_version},
+                         [e.json() for e in self.entries])
+
+    def to_dict(self) -> Obj:
+        return {"kind": self.kind, "apiVersion": self.api_version,
+                "metadata": {"resourceVersion": self.resource_version}, "items": self.objects()}
 
 
 def _pydantic_message(kind: str, api_version: str, exc: ValidationError) -> str:
@@ -180,16 +212,32 @@ class Registry:
 
     async def list(self, namespace: str | None, *, label_selector: str | None = None,
                    field_selector: str | None = None, limit: int = 0, continue_: str | None = None,
-                   resource_version: str | None = None) -> Obj:
+                   resource_version: str | None = None, resource_version_match: str | None = None) -> Obj:
+        """A list as a dict; when it came from the watch cache its items are shared: read-only."""
+        out = await self.list_view(namespace, label_selector=label_selector, field_selector=field_selector,
+                                   limit=limit, continue_=continue_, resource_version=resource_version,
+                                   resource_version_match=resource_version_match)
+        return out.to_dict() if isinstance(out, CachedList) else out
+
+    async def list_view(self, namespace: str | None, *, label_selector: str | None = None,
+                        field_selector: str | None = None, limit: int = 0, continue_: str | None = None,
+                        resource_version: str | None = None,
+                        resource_version_match: str | None = None) -> Obj | CachedList:
+        """A list from the watch cache when it can answer (a CachedList), else from etcd (a dict).
+
+        Like kube-apiserver's consistent reads from cache: a list that must be current first makes
+        sure the cache has reached etcd's revision; a paginated list, a continuation or an exact
+        resourceVersion reads etcd.
+        """
         flt = selector_filter(self.resource.plural, label_selector, field_selector)
         r = self.resource
+        if not continue_ and resource_version_match != "Exact":
+            cached = await self._list_cached(namespace if r.namespaced else None, flt, limit,
+                                             selective=bool(label_selector or field_selector),
+                                             consistent=resource_version != "0")
+            if cached is not None:
+                return cached
         out: Obj = {"kind": f"{r.kind}List", "apiVersion": r.api_version, "metadata": {}, "items": []}
-        if resource_version == "0" and not continue_ and not limit:
-            # "any" freshness: served from the watch cache like kube-apiserver does
-            await self.cache.ready.wait()
-            out["items"] = self.cache.list_objects(namespace if r.namespaced else None, flt)
-            out["metadata"]["resourceVersion"] = str(self.cache.rv)
-            return out
         prefix = r.key(namespace if r.namespaced else None)
         rev, start = decode_continue(continue_) if continue_ else (0, "")
         items: list[Obj] = []
@@ -219,6 +267,33 @@ class Registry:
             if not label_selector and not field_selector:
                 out["metadata"]["remainingItemCount"] = remaining
         return out
+
+    async def _list_cached(self, namespace: str | None, flt: Filter, limit: int, *, selective: bool,
+                           consistent: bool) -> CachedList | None:
+        """The watch cache's answer, or None when it is not fresh enough or the list needs pages.
+
+        consistent: at least as new as etcd now (resourceVersion unset, or a number, which today's
+        etcd path also answers with the current state); otherwise any state the cache has ("0").
+        """
+        cache = self.cache
+        if limit and not selective and cache.count(namespace) > limit:
+            return None  # surely more than a page: no fence write for it
+        if consistent:
+            rev = await self.storage.revision()
+            if not await cache.synced(rev, LIST_FRESH_TIMEOUT):
+                log.info("%s: watch cache at %d behind etcd at %d, listing from etcd",
+                         self.resource.plural, cache.synced_rv, rev)
+                return None
+        elif not cache.ready.is_set():
+            return None
+        # No await from here on: the items and the resourceVersion are one snapshot of the cache.
+        entries = cache.list_entries(namespace, flt)
+        if limit and len(entries) > limit:
+            return None  # pages carry continue tokens for etcd's revisions: etcd serves them
+        r = self.resource
+        # synced_rv, not rv: the store is exactly etcd's state at synced_rv
+        rv = cache.synced_rv if consistent else cache.rv
+        return CachedList(f"{r.kind}List", r.api_version, str(rv), entries)
 
     async def create(self, namespace: str | None, body: Any, *, dry_run: bool = False) -> Obj:
         obj = self._check_type(body)

@@ -218,8 +218,8 @@ class APIServer:
                 if w.closed:
                     w = await self.namespaces.cache.watch(
                         None, None, lambda o: bool(o.get("metadata", {}).get("deletionTimestamp")), False)
-                terminating = [o for o in self.namespaces.cache.store.values()
-                               if o.get("metadata", {}).get("deletionTimestamp")]
+                terminating = [e.obj for e in self.namespaces.cache.store.values()
+                               if e.obj.get("metadata", {}).get("deletionTimestamp")]
                 for ns in terminating:
                     try:
                         await self.finalize_namespace(ns["metadata"]["name"])

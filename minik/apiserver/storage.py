@@ -41,6 +41,26 @@ class ListResult:
     remaining: int
 
 
+def dumps(obj: Any) -> bytes:
+    """Compact JSON, the one encoding every response and watch line uses."""
+    return json.dumps(obj, separators=(",", ":")).encode()
+
+
+@dataclass(eq=False, slots=True)
+class CachedObject:
+    """A decoded object with its JSON encoded at most once, then shared by every watcher and every
+    list that sends it: a list from the watch cache is assembled from these bytes. The object is
+    shared too, so nobody may mutate it (writes start from copies)."""
+
+    obj: Obj
+    _json: bytes | None = None
+
+    def json(self) -> bytes:
+        if self._json is None:
+            self._json = dumps(self.obj)
+        return self._json
+
+
 @dataclass
 class StorageEvent:
     type: str  # ADDED | MODIFIED | DELETED
@@ -49,6 +69,7 @@ class StorageEvent:
     prev: Obj | None
     revision: int
     views: dict[str, Any] = field(default_factory=dict)  # per-type watch events, built by the cache
+    cached: CachedObject | None = None  # obj with its encoding, set by the cache
 
 
 class CompactedError(Exception):
@@ -60,7 +81,7 @@ def encode(obj: Obj) -> bytes:
     meta = obj.get("metadata") or {}
     if "resourceVersion" in meta:
         obj = {**obj, "metadata": {k: v for k, v in meta.items() if k != "resourceVersion"}}
-    return json.dumps(obj, separators=(",", ":")).encode()
+    return dumps(obj)
 
 
 class CorruptObjectError(Exception):
@@ -150,6 +171,21 @@ class Storage:
 
     async def revision(self) -> int:
         resp = await self._range(rpc.RangeRequest(key=self._k("/"), count_only=True, limit=1))
+        return int(resp.header.revision)
+
+    def fence_key(self, prefix: str) -> bytes:
+        """The key just past prefix's range (`/registry/pods0` for `/registry/pods/`): no object's key,
+        but inside the range a watch of prefix covers, so a write to it is an event on that watch."""
+        return prefix_range_end(self._k(prefix))
+
+    async def fence(self, prefix: str) -> int:
+        """Write prefix's fence key; its revision reaches prefix's watch after every earlier event.
+
+        etcd before 3.4.25 may answer a progress request before events still on their way to the
+        watcher (etcd-io/etcd#15220), so a progress notification cannot prove a cache is current;
+        an event can, because one watch delivers its events in revision order.
+        """
+        resp = await self._txn([], [_put(self.fence_key(prefix), b"")])
         return int(resp.header.revision)
 
     async def ping(self) -> bool:
@@ -269,6 +305,13 @@ class Progress:
     revision: int
 
 
+@dataclass
+class Fence:
+    """The stream reached a fence write (Storage.fence): every event up to revision has been delivered."""
+
+    revision: int
+
+
 class WatchStream:
     """One etcd watch on its own gRPC stream, able to ask etcd for a progress notification.
 
@@ -293,11 +336,13 @@ class WatchStream:
                 return
             yield req
 
-    async def __aiter__(self) -> AsyncIterator[StorageEvent | Progress]:
+    async def __aiter__(self) -> AsyncIterator[StorageEvent | Progress | Fence]:
         st = self.storage
         await st._client.connect()
         pkey = st._k(self.prefix)
-        create = rpc.WatchCreateRequest(key=pkey, range_end=prefix_range_end(pkey),
+        fence = st.fence_key(self.prefix)
+        # the range ends just after the fence key, so fence writes are events on this watch
+        create = rpc.WatchCreateRequest(key=pkey, range_end=fence + b"\x00",
                                         start_revision=self.start_revision + 1, prev_kv=True,
                                         progress_notify=True)
         self._requests.put_nowait(rpc.WatchRequest(create_request=create))
@@ -315,6 +360,9 @@ class WatchStream:
                     yield Progress(int(resp.header.revision))
                     continue
                 for ev in resp.events:
+                    if ev.kv.key == fence:
+                        yield Fence(int(ev.kv.mod_revision))
+                        continue
                     try:
                         yield self._event(ev)
                     except CorruptObjectError as exc:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections import deque
 from collections.abc import Callable
@@ -18,7 +17,17 @@ from typing import Any
 
 from minik.api import errors
 from minik.api.resources import Resource
-from minik.apiserver.storage import CompactedError, Obj, Progress, Storage, StorageEvent, WatchStream
+from minik.apiserver.storage import (
+    CachedObject,
+    CompactedError,
+    Fence,
+    Obj,
+    Progress,
+    Storage,
+    StorageEvent,
+    WatchStream,
+    dumps,
+)
 
 log = logging.getLogger(__name__)
 
@@ -31,12 +40,13 @@ class WatchEvent:
     type: str
     object: Obj
     _line: bytes | None = None
+    source: CachedObject | None = None  # object's encoding, shared with lists and other event types
 
     def line(self) -> bytes:
         """The wire form, encoded once however many watchers receive this event."""
         if self._line is None:
-            self._line = json.dumps({"type": self.type, "object": self.object},
-                                    separators=(",", ":")).encode() + b"\n"
+            body = self.source.json() if self.source is not None else dumps(self.object)
+            self._line = b'{"type":' + dumps(self.type) + b',"object":' + body + b"}\n"
         return self._line
 
 
@@ -88,9 +98,12 @@ class WatchCache:
         self.resource = resource
         self.capacity = capacity
         self.bookmark_interval = bookmark_interval
-        self.store: dict[str, Obj] = {}
+        self.store: dict[str, CachedObject] = {}
         self.events: deque[StorageEvent] = deque()
         self.rv = 0
+        # every event up to this revision has been applied, proven by events in order (never by a
+        # progress notification: see Storage.fence)
+        self.synced_rv = 0
         self.start_rv = 0  # every event after this revision is in the window
         self.watchers: set[Watcher] = set()
         self.ready = asyncio.Event()
@@ -122,7 +135,9 @@ class WatchCache:
                 backoff = 0.1
                 self._stream = self.storage.watch(self.resource.key(None), self.rv)
                 async for ev in self._stream:
-                    if isinstance(ev, Progress):
+                    if isinstance(ev, Fence):
+                        await self._fenced(ev.revision)
+                    elif isinstance(ev, Progress):
                         await self._progress(ev.revision)
                     elif ev.prev is not None or ev.type != "DELETED":
                         await self._apply(ev)
@@ -137,7 +152,7 @@ class WatchCache:
 
     async def _relist(self) -> None:
         prefix = self.resource.key(None)
-        store: dict[str, Obj] = {}
+        store: dict[str, CachedObject] = {}
         start: str | None = None
         rev = 0
         while True:
@@ -145,7 +160,7 @@ class WatchCache:
             rev = page.revision
             for item in page.items:
                 meta = item.obj.get("metadata", {})
-                store[self._key(meta.get("namespace"), meta.get("name", ""))] = item.obj
+                store[self._key(meta.get("namespace"), meta.get("name", ""))] = CachedObject(item.obj)
             if not page.more or not page.items:
                 break
             last = page.items[-1].obj["metadata"]
@@ -157,7 +172,7 @@ class WatchCache:
             self.watchers.clear()
         self.store = store
         self.events.clear()
-        self.rv = self.start_rv = rev
+        self.rv = self.start_rv = self.synced_rv = rev
         self.ready.set()
         async with self._advanced:
             self._advanced.notify_all()
@@ -166,16 +181,18 @@ class WatchCache:
         return self.resource.key(namespace, name)
 
     async def _apply(self, ev: StorageEvent) -> None:
+        ev.cached = CachedObject(ev.obj)
         if ev.type == "DELETED":
             self.store.pop(ev.key, None)
         else:
-            self.store[ev.key] = ev.obj
+            self.store[ev.key] = ev.cached
         self.events.append(ev)
         if len(self.events) > self.capacity:
             self.start_rv = self.events.popleft().revision
         # max(): a progress notification may have moved rv ahead of events still in flight
         # (etcd < 3.4.25 can send one early); a watcher skips what it has already been given.
         self.rv = max(self.rv, ev.revision)
+        self.synced_rv = max(self.synced_rv, ev.revision)
         for w in list(self.watchers):
             if ev.revision <= w.from_rv:
                 continue
@@ -190,6 +207,12 @@ class WatchCache:
             self.rv = revision
             async with self._advanced:
                 self._advanced.notify_all()
+
+    async def _fenced(self, revision: int) -> None:
+        self.synced_rv = max(self.synced_rv, revision)
+        self.rv = max(self.rv, revision)
+        async with self._advanced:
+            self._advanced.notify_all()  # even when a progress notification moved rv past it already
 
     async def _bookmarks(self) -> None:
         while True:
@@ -207,6 +230,25 @@ class WatchCache:
                                        "metadata": {"resourceVersion": str(self.rv)}})
 
     # --- serving -------------------------------------------------------------------------
+
+    async def synced(self, rv: int, timeout: float) -> bool:
+        """Whether the store holds every change up to revision rv (etcd's current revision for a
+        consistent list), waiting at most timeout for it.
+
+        rv usually comes from writes to other resources, which no event of ours will reach: a
+        fence write (Storage.fence) gives our own watch an event at or after rv.
+        """
+        if not self.ready.is_set():
+            return False
+        if rv <= self.synced_rv:
+            return True
+        fence = await self.storage.fence(self.resource.key(None))
+        try:
+            async with self._advanced:
+                await asyncio.wait_for(self._advanced.wait_for(lambda: self.synced_rv >= fence), timeout)
+        except TimeoutError:
+            return False
+        return True
 
     async def wait_fresh(self, rv: int, timeout: float = 3.0) -> None:
         """Block until the cache has seen revision rv (a client may watch right after its write)."""
@@ -247,7 +289,7 @@ class WatchCache:
         # one shared WatchEvent per (storage event, type): every watcher reuses its encoding
         shared = ev.views.get(kind)
         if shared is None:
-            shared = ev.views[kind] = WatchEvent(kind, ev.obj)
+            shared = ev.views[kind] = WatchEvent(kind, ev.obj, source=ev.cached)
         return shared
 
     async def watch(self, from_rv: int | None, namespace: str | None, flt: Filter,
@@ -270,8 +312,8 @@ class WatchCache:
         w = Watcher(namespace, flt, bookmarks, from_rv=self.rv if (initial_events or not from_rv) else from_rv)
         # No await from here on: the replay and the registration must not interleave with _apply.
         if initial_events:
-            for obj in self.list_objects(namespace, flt):
-                w.offer(WatchEvent("ADDED", obj))
+            for entry in self.list_entries(namespace, flt):
+                w.offer(WatchEvent("ADDED", entry.obj, source=entry))
             end = self.bookmark()
             end.object["metadata"]["annotations"] = {"k8s.io/initial-events-end": "true"}
             w.offer(end)
@@ -282,8 +324,8 @@ class WatchCache:
                     if out is not None:
                         w.offer(out)
         else:
-            for obj in self.list_objects(namespace, flt):
-                w.offer(WatchEvent("ADDED", obj))
+            for entry in self.list_entries(namespace, flt):
+                w.offer(WatchEvent("ADDED", entry.obj, source=entry))
         self.watchers.add(w)
         return w
 
@@ -291,14 +333,31 @@ class WatchCache:
         self.watchers.discard(w)
         w.close()
 
-    def list_objects(self, namespace: str | None, flt: Filter) -> list[Obj]:
-        prefix = self.resource.key(namespace) if namespace else self.resource.key(None)
-        out = [o for k, o in self.store.items() if k.startswith(prefix) and flt(o)]
-        out.sort(key=lambda o: (o["metadata"].get("namespace") or "", o["metadata"].get("name", "")))
+    def _prefix(self, namespace: str | None) -> str:
+        return self.resource.key(namespace) if namespace else self.resource.key(None)
+
+    def list_entries(self, namespace: str | None, flt: Filter) -> list[CachedObject]:
+        """Matching objects in etcd's key order, so a list reads the same from here as from etcd."""
+        prefix = self._prefix(namespace)
+        store = self.store
+        out = []
+        for key in sorted(k for k in store if k.startswith(prefix)):
+            entry = store[key]
+            if flt(entry.obj):
+                out.append(entry)
         return out
 
+    def list_objects(self, namespace: str | None, flt: Filter) -> list[Obj]:
+        """Like list_entries, the decoded objects only; they are the cache's own: read-only."""
+        return [entry.obj for entry in self.list_entries(namespace, flt)]
+
+    def count(self, namespace: str | None) -> int:
+        prefix = self._prefix(namespace)
+        return sum(1 for k in self.store if k.startswith(prefix))
+
     def get(self, namespace: str | None, name: str) -> Obj | None:
-        return self.store.get(self._key(namespace, name))
+        entry = self.store.get(self._key(namespace, name))
+        return entry.obj if entry is not None else None
 
     def stats(self) -> dict[str, Any]:
         return {"objects": len(self.store), "events": len(self.events), "rv": self.rv,
