@@ -188,8 +188,19 @@ class Sandboxes(RecordStore):
     def _destroy(self, record: dict[str, Any]) -> None:
         kill_and_wait(record.get("pause_pid"), record.get("pause_start"))
         with contextlib.suppress(Exception):
-            self.cgroups.remove(record["cgroup"])
+            self._remove_cgroups(record)
         self._remove_files(record["id"])
+
+    def _remove_cgroups(self, record: dict[str, Any]) -> None:
+        """The sandbox's own pause cgroup, and the pod cgroup only when no other sandbox of the pod
+        uses it: the kubelet makes a new sandbox (attempt N+1) before it removes the old one, and
+        removing a cgroup kills what is in it."""
+        if record.get("pause_cgroup"):
+            self.cgroups.remove(record["pause_cgroup"])
+        shared = any(other.get("cgroup") == record.get("cgroup") and other.get("id") != record.get("id")
+                     for other in self.all())
+        if not shared:
+            self.cgroups.remove(record["cgroup"])
 
     def _remove_files(self, sandbox_id: str) -> None:
         shm = self.dir(sandbox_id) / "shm"
@@ -213,7 +224,7 @@ class Sandboxes(RecordStore):
             write_json(self.dir(record["id"]) / "sandbox.json", record)
 
     def remove_dir(self, record: dict[str, Any]) -> None:
-        self.cgroups.remove(record["cgroup"])
+        self._remove_cgroups(record)
         self._remove_files(record["id"])
 
     def veth(self, record: dict[str, Any]) -> str:

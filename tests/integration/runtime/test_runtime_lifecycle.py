@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import stat
 from pathlib import Path
 
@@ -188,3 +189,19 @@ def test_corrupt_state_files_are_skipped_not_fatal(pods: Pods) -> None:
         bogus.rmdir()
         (bogus_pod / "sandbox.json").unlink()
         bogus_pod.rmdir()
+
+
+def test_removing_an_old_sandbox_keeps_the_pods_new_one_running(pods: Pods) -> None:
+    """The kubelet makes attempt 1 of a pod's sandbox before it removes attempt 0; both share the pod
+    cgroup, and removing attempt 0 must not kill what runs in attempt 1."""
+    meta = {"name": "web", "namespace": "default", "uid": secrets.token_hex(4)}
+    old = pods.runtime.run_pod_sandbox({"metadata": {**meta, "attempt": 0}})
+    pods.runtime.stop_pod_sandbox(old)
+    new = pods.runtime.run_pod_sandbox({"metadata": {**meta, "attempt": 1}})
+    container = pods.run(new, ["sleep", "300"])
+    pods.wait_running(container)
+    pods.runtime.remove_pod_sandbox(old)
+    assert pods.status(container)["state"] == RUNNING
+    assert pods.runtime.pod_sandbox_status(new)["status"]["state"] == "SANDBOX_READY"
+    pods.runtime.stop_pod_sandbox(new)
+    pods.runtime.remove_pod_sandbox(new)
