@@ -61,7 +61,7 @@ from bench.framework import (
 )
 from minik.api.resources import require
 from minik.client.rest import Client, ConnectionFailed
-from minik.cluster.config import CONTEXT_NAME, ClusterConfig, load_saved
+from minik.cluster.config import CONTEXT_NAME, ClusterConfig
 from minik.cluster.labnet import LAB_BRIDGE
 from minik.cluster.nodes import CONTROL_PLANE_NODE, NodeSpec, cluster_nodes
 from minik.kubelet import podutil
@@ -159,16 +159,10 @@ class LabCluster:
         home.mkdir()
         self.env = {k: v for k, v in os.environ.items() if k not in ("KUBECONFIG", "MINIK_STATE_DIR")}
         self.env["HOME"] = str(home)
-        self.flags = [
-            "--nodes", "0",
-            "--state-dir", str(self.state),
-            "--port", str(free_port()),
-            "--etcd-port", str(free_port()),
-            "--etcd-peer-port", str(free_port()),
-            "--registry-port", str(free_port()),
-            "--kubelet-port", str(free_port()),
-            "--lab-cidr", LAB_CIDR,
-        ]  # fmt: skip
+        self.config = ClusterConfig(state_dir=self.state, port=free_port(), etcd_port=free_port(),
+                                    etcd_peer_port=free_port(), registry_port=free_port(), kubelet_port=free_port(),
+                                    lab_cidr=LAB_CIDR, nodes=0)
+        self.flags = self.config.up_flags()
 
     def _minik(self, args: list[str], timeout: float, own_session: bool = False) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -201,13 +195,6 @@ class LabCluster:
             progress(f"{NAME}: minik down took over {DOWN_TIMEOUT:g}s")
         for point in _mounts_under(self.workdir):  # ours: under our temp dir, before it is removed
             subprocess.run(["umount", "-l", point], check=False, capture_output=True)
-
-    @property
-    def config(self) -> ClusterConfig:
-        cfg = load_saved(self.state)
-        if cfg is None:
-            raise BenchError(f"no cluster.json in {self.state}")
-        return cfg
 
     @property
     def node(self) -> NodeSpec:

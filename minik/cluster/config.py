@@ -117,6 +117,22 @@ class ClusterConfig:
     def saved_path(self) -> Path:
         return self.state_dir / SAVED_CONFIG
 
+    def up_flags(self) -> list[str]:
+        """The `minik up` flags that build this cluster (tests and benchmarks start theirs this way)."""
+        return [
+            "--state-dir", str(self.state_dir),
+            "--port", str(self.port),
+            "--etcd-port", str(self.etcd_port),
+            "--etcd-peer-port", str(self.etcd_peer_port),
+            "--registry-port", str(self.registry_port),
+            "--kubelet-port", str(self.kubelet_port),
+            "--lab-cidr", self.lab_cidr,
+            "--pod-cidr", self.pod_cidr,
+            "--service-cidr", self.service_cidr,
+            "--backend", self.backend,
+            "--nodes", str(self.nodes),
+        ]  # fmt: skip
+
     def save(self) -> None:
         """Remember the ports and ranges, so a later `minik up` can recognise the running cluster."""
         fields = dataclasses.asdict(self)

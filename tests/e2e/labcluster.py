@@ -22,6 +22,7 @@ from util import free_port, wait_for
 from minik.api.errors import NotFoundError
 from minik.api.resources import require
 from minik.client.rest import Client
+from minik.cluster.config import ClusterConfig
 
 MINIK = [sys.executable, "-m", "minik"]
 MINICTL = [sys.executable, "-c", "import sys; from minik.ctl.main import main; sys.exit(main())"]
@@ -52,16 +53,10 @@ class LabCluster:
         home.mkdir()
         self.env = {k: v for k, v in os.environ.items() if k not in ("KUBECONFIG", "MINIK_STATE_DIR")}
         self.env["HOME"] = str(home)
-        self.flags = [
-            "--state-dir", str(self.state),
-            "--port", str(free_port()),
-            "--etcd-port", str(free_port()),
-            "--etcd-peer-port", str(free_port()),
-            "--registry-port", str(free_port()),
-            "--kubelet-port", str(free_port()),
-            "--lab-cidr", TEST_LAB_CIDR,
-            "--nodes", str(nodes),
-        ]  # fmt: skip
+        self.config = ClusterConfig(state_dir=self.state, port=free_port(), etcd_port=free_port(),
+                                    etcd_peer_port=free_port(), registry_port=free_port(), kubelet_port=free_port(),
+                                    lab_cidr=TEST_LAB_CIDR, nodes=nodes)
+        self.flags = self.config.up_flags()
         self._client: Client | None = None
         self._lock: IO[bytes] | None = None
 
