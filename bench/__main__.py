@@ -42,9 +42,15 @@ def main(argv: list[str] | None = None) -> int:
     machine = machine_info()
     options = Options(quick=args.quick)
     try:
+        failed = []
         for name in names:
             progress(f"scenario {name}{' (quick)' if args.quick else ''}")
-            result = scenarios[name](options)
+            try:
+                result = scenarios[name](options)
+            except BenchError as error:  # one scenario that cannot run must not hide the others' figures
+                print(f"bench: {name}: {error}", file=sys.stderr)
+                failed.append(name)
+                continue
             path = write_result(result, machine, args.results_dir)
             print(f"## {name}{' (quick)' if args.quick else ''}\n")
             print(markdown_table(result))
@@ -53,8 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         progress("interrupted; everything started was stopped and removed")
         return 130
-    except BenchError as error:
-        print(f"bench: {error}", file=sys.stderr)
+    if failed:
+        print(f"bench: not run: {', '.join(failed)}", file=sys.stderr)
         return 1
     return 0
 

@@ -215,6 +215,10 @@ def lab_cluster() -> Iterator[LabCluster]:
     progress(f"{NAME}: waiting for {HOST_LOCK} (one local cluster per host)")
     with HOST_LOCK.open("ab") as lock, bench_tempdir(NAME) as workdir:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        busy = other_cluster()  # test clusters hold the lock; a learner's `make up` cluster does not
+        if busy is not None:
+            raise BenchError(f"another minik cluster runs on this host ({busy}): one local cluster per host, "
+                             "so `make down` it first to run this scenario")
         cluster = LabCluster(workdir)
         try:
             cluster.up()
@@ -477,10 +481,6 @@ def _add(result: ScenarioResult, name: str, phase: Phase, target: Target) -> Non
 def run(opts: Options) -> ScenarioResult:
     if os.geteuid() != 0:
         raise BenchError("the podstartup scenario needs root (minik up starts a real node)")
-    busy = other_cluster()
-    if busy is not None:
-        raise BenchError(f"another minik cluster seems to run on this host ({busy}); `minik down` it first, "
-                         "and run this scenario under `flock /tmp/minik-e2e.lock`")
     singles, burst = opts.pick(20, 5), opts.pick(30, 10)
     result = ScenarioResult(NAME)
     with lab_cluster() as cluster, cluster.client() as client:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -129,3 +130,25 @@ def test_run_tasks_runs_each_operation_once_and_raises_errors() -> None:
 
 def test_scenarios_register_by_module() -> None:
     assert "apiserver" in load_scenarios()
+
+
+def test_a_scenario_that_cannot_run_does_not_hide_the_others(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import bench.__main__ as cli
+    from bench.framework import BenchError, Options
+
+    def broken(opts: Options) -> ScenarioResult:
+        raise BenchError("another minik cluster runs on this host")
+
+    def fine(opts: Options) -> ScenarioResult:
+        result = ScenarioResult("fine")
+        result.add("ops", 42.0, "ops/s")
+        return result
+
+    monkeypatch.setattr(cli, "load_scenarios", lambda: {"broken": broken, "fine": fine})
+    assert cli.main(["--results-dir", str(tmp_path)]) == 1
+    out, err = capsys.readouterr()
+    assert "## fine" in out and "| ops | 42" in out
+    assert "broken: another minik cluster" in err and "not run: broken" in err
+    assert (tmp_path / "fine.json").exists() and not (tmp_path / "broken.json").exists()
