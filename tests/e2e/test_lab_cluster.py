@@ -247,7 +247,11 @@ class ServiceLoop:
 
 
 def test_rolling_update_and_undo_without_failed_requests(lab: LabCluster) -> None:
-    probe = """        readinessProbe:
+    # a cpu request, as a real rollout would have: a BestEffort pod gets cpu.shares 2 and can stall for
+    # seconds behind the node's own busy processes on this 2-core machine
+    probe = """        resources:
+          requests: {cpu: 100m}
+        readinessProbe:
           httpGet: {path: /, port: 8080}
           periodSeconds: 1
         lifecycle:
