@@ -48,18 +48,22 @@ def stop_components(cfg: ClusterConfig, out: TextIO) -> int:
     return stopped
 
 
+def _remove_node_cgroups(node: NodeSpec) -> None:
+    with contextlib.suppress(CRIError, OSError):
+        open_cgroups(node.cgroup_parent).remove_parent()
+
+
 def kill_node_containers(node: NodeSpec) -> None:
     """Kill every pod process of the node and drop its cgroups: a power cut, as far as pods can tell."""
     kill_recorded_processes(node.runtime_root)
-    with contextlib.suppress(CRIError, OSError):
-        open_cgroups(node.cgroup_parent).remove_parent()
+    _remove_node_cgroups(node)
 
 
 def clean_node(node: NodeSpec) -> list[str]:
     """Remove what a node left on the host: containers, mounts, cgroups, its network. Idempotent."""
     removed: list[str] = []
-    kill_node_containers(node)
-    remove_root(node.runtime_root)
+    remove_root(node.runtime_root)  # kills what the runtime recorded, then unmounts and deletes
+    _remove_node_cgroups(node)
     if node.netns is None:
         # the host node shares the host's network: remove exactly what the CNI plugin, the network
         # agent and the proxy put there; a worker's namespace takes all of that with it

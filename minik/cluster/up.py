@@ -182,9 +182,7 @@ def up(cfg: ClusterConfig, out: TextIO, wait_timeout: float = 180.0) -> None:
     print(f"minik: creating cluster in {cfg.state_dir}", file=out, flush=True)
     if stop_components(cfg, out):
         progress.note("cleaned up what an earlier run left running")
-    previous = load_saved(cfg.state_dir)
-    for leftover in {previous, cfg} - {None}:  # what a killed run left (it may have had more nodes)
-        assert leftover is not None
+    for leftover in dict.fromkeys(c for c in (running, cfg) if c is not None):  # a killed run may have had more nodes
         clean_nodes(leftover, out, sweep_stale=True)
     check_ports(cfg)
     cfg.state_dir.mkdir(parents=True, exist_ok=True)
