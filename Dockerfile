@@ -8,7 +8,7 @@ FROM debian:bookworm
 ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
-        etcd-server iptables iproute2 busybox-static python3-venv conntrack skopeo docker-registry runc \
+        etcd-server iptables iproute2 busybox-static python3-venv conntrack skopeo docker-registry runc openssl \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /opt/minik/src

@@ -11,7 +11,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Debian 12 packages the cluster needs: etcd, the kernel tools the runtime, CNI and proxy drive,
 # a static busybox for container images, and venv support for the system Python.
-APT_PACKAGES := etcd-server iptables iproute2 busybox-static python3-venv conntrack skopeo docker-registry runc docker-compose
+APT_PACKAGES := etcd-server iptables iproute2 busybox-static python3-venv conntrack skopeo docker-registry runc docker-compose openssl
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 LINKS := /usr/local/bin/minik /usr/local/bin/minictl
 # Stamps live inside .venv, so `make clean` (or deleting .venv) forces a fresh check.

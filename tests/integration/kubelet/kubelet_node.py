@@ -181,6 +181,14 @@ class TestNode:
     def get(self, namespace: str, name: str) -> Obj:
         return self.client.get(PODS, name, namespace)
 
+    def gone(self, namespace: str, name: str) -> bool:
+        """The pod object is deleted (the kubelet finished its graceful deletion)."""
+        try:
+            self.get(namespace, name)
+        except NotFoundError:
+            return True
+        return False
+
     def wait_pod(self, namespace: str, name: str, predicate: Callable[[Obj], Any], message: str,
                  timeout: float = 60) -> Obj:
         last: dict[str, Obj] = {}

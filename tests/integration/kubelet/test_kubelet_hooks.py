@@ -9,7 +9,6 @@ import pytest
 from kubelet_node import PODS, TestNode, condition, container_states
 from util import wait_for
 
-from minik.api.errors import NotFoundError
 from minik.api.resources import require
 
 pytestmark = pytest.mark.root
@@ -27,14 +26,6 @@ def _host_dir(node: TestNode) -> Path:
 
 def _host_volume(node: TestNode) -> dict:
     return {"name": "host", "hostPath": {"path": str(_host_dir(node)), "type": "Directory"}}
-
-
-def _gone(node: TestNode, ns: str, name: str) -> bool:
-    try:
-        node.get(ns, name)
-    except NotFoundError:
-        return True
-    return False
 
 
 def _lines(path: Path) -> list[str]:
@@ -103,7 +94,7 @@ def test_pre_stop_hook_runs_before_sigterm_and_holds_the_deletion(node: TestNode
     assert [c["state"] for c in node.runtime_containers(uid)] == ["CONTAINER_RUNNING"]
     assert _lines(host / "log") == ["preStop"]
     (host / "release").touch()
-    wait_for(lambda: _gone(node, ns, "graceful"), timeout=60, message="the pod removed after its preStop hook")
+    wait_for(lambda: node.gone(ns, "graceful"), timeout=60, message="the pod removed after its preStop hook")
     assert _lines(host / "log") == ["preStop", "TERM"]  # the hook, then the stop signal
     assert _event(node, ns, "graceful", "FailedPreStopHook") is None
 
@@ -130,6 +121,6 @@ def test_pre_stop_hook_runs_on_a_liveness_kill_and_a_failed_one_is_an_event(node
     assert _event(node, ns, "probed", "FailedPreStopHook") is None
 
     node.client.delete(PODS, "probed", ns)
-    wait_for(lambda: _gone(node, ns, "probed"), timeout=60, message="the pod removed despite a failed preStop hook")
+    wait_for(lambda: node.gone(ns, "probed"), timeout=60, message="the pod removed despite a failed preStop hook")
     failed = wait_for(lambda: _event(node, ns, "probed", "FailedPreStopHook"), message="FailedPreStopHook")
     assert failed["type"] == "Warning" and failed["message"] == "PreStopHook failed"

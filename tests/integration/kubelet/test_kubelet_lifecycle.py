@@ -10,8 +10,6 @@ import yaml
 from kubelet_node import EVENTS, LEASES, NODES, PODS, TestNode, condition, container_states
 from util import wait_for
 
-from minik.api.errors import NotFoundError
-
 REPO = Path(__file__).resolve().parents[3]
 
 pytestmark = pytest.mark.root
@@ -187,18 +185,10 @@ def test_graceful_deletion_honours_the_grace_period(node: TestNode, ns: str) -> 
     # the trap keeps it alive: the kubelet waits out the grace period before SIGKILL
     running = [c for c in node.runtime_containers(uid) if c["state"] == "CONTAINER_RUNNING"]
     assert running, "the container was killed right after SIGTERM instead of after the grace period"
-    wait_for(lambda: _gone(node, ns, "slow"), timeout=60, message="the pod object removed after the kill")
+    wait_for(lambda: node.gone(ns, "slow"), timeout=60, message="the pod object removed after the kill")
     wait_for(lambda: not node.runtime_containers(uid), message="the pod's containers removed")
     assert "Killing" in [e["reason"] for e in node.client.list(EVENTS, ns)["items"]
                          if e["involvedObject"]["name"] == "slow"]
-
-
-def _gone(node: TestNode, ns: str, name: str) -> bool:
-    try:
-        node.get(ns, name)
-    except NotFoundError:
-        return True
-    return False
 
 
 def test_pod_beyond_allocatable_is_rejected_out_of_cpu(node: TestNode, ns: str) -> None:
