@@ -41,6 +41,17 @@ def resolve_kind(api_version: str, kind: str, name: str, namespace: str, source:
     return r
 
 
+def pod_name(arg: str, refusal: str) -> str:
+    """POD or TYPE/NAME for commands that only work on pods (logs, exec); `refusal` names the
+    other kind (`{kind}`) in the error kubectl would give."""
+    if "/" not in arg:
+        return arg
+    kind, _, name = arg.partition("/")
+    if lookup(kind) != lookup("pods"):
+        raise error(refusal.format(kind=kind))
+    return name
+
+
 def kind_string(r: Resource) -> str:
     """`pod`, `deployment.apps`: lower-case kind plus group, as kubectl prints object references."""
     return f"{r.kind.lower()}.{r.group}" if r.group else r.kind.lower()

@@ -30,6 +30,7 @@ from minik.client.kubeconfig import ClusterConfig
 from minik.client.rest import ConnectionFailed
 from minik.ctl.cli import Command, Parser
 from minik.ctl.errors import error
+from minik.ctl.resources import pod_name
 from minik.ctl.session import Session
 from minik.kubelet import streams
 
@@ -191,11 +192,7 @@ def run(session: Session, args: argparse.Namespace) -> int:
                     "expected 'exec (POD | TYPE/NAME) [-c CONTAINER] [flags] -- COMMAND [args...]'.\n"
                     "POD or TYPE/NAME is a required argument for the exec command\n"
                     "See 'minictl exec -h' for help and examples")
-    name = args.pod
-    if "/" in name:
-        kind, _, name = name.partition("/")
-        if lookup(kind) != lookup("pods"):
-            raise error(f"cannot exec into {kind}: minictl only execs into pods")
+    name = pod_name(args.pod, "cannot exec into {kind}: minictl only execs into pods")
     pods = lookup("pods")
     assert pods is not None
     namespace = session.namespace

@@ -11,6 +11,7 @@ from minik.api.errors import NotFoundError
 from minik.api.resources import lookup
 from minik.ctl.cli import Command, Parser
 from minik.ctl.errors import error
+from minik.ctl.resources import pod_name
 from minik.ctl.session import Session
 
 
@@ -31,11 +32,7 @@ def run(session: Session, args: argparse.Namespace) -> int:
     if not args.pod:
         raise error("expected 'logs [-f] [-p] (POD | TYPE/NAME) [-c CONTAINER]'.\nPOD or TYPE/NAME is a "
                     "required argument for the logs command\nSee 'minictl logs -h' for help and examples")
-    name = args.pod
-    if "/" in name:
-        kind, _, name = name.partition("/")
-        if lookup(kind) != lookup("pods"):
-            raise error(f"cannot get the logs from {kind}: minictl only reads pod logs")
+    name = pod_name(args.pod, "cannot get the logs from {kind}: minictl only reads pod logs")
     pods = lookup("pods")
     assert pods is not None
     client = session.client
